@@ -1,0 +1,52 @@
+// Matrix multiply. Contract: C = alpha·op(A)·op(B) + beta·C on row-major matrices with leading
+// dimensions lda/ldb/ldc; op transposes when asked. cpu maps the buffers into Eigen; cuda calls
+// cuBLAS. beta = 0 ignores C's previous contents (NaN included).
+#pragma once
+
+#include <Eigen/Core>
+
+#include "semiseg/core/device.hpp"
+#include "semiseg/config.hpp"
+
+#if SEMISEG_HAS_CUDA
+#include "semiseg/kernels/cuda/cublas.hpp"
+#endif
+
+namespace semiseg {
+
+enum class Trans : bool { no = false, yes = true };
+
+template <Device D, class T>
+void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda, const T* b,
+          index_t ldb, T beta, T* c, index_t ldc) {
+  require_device_compiled<D>();
+  if (m <= 0 || n <= 0) return;
+  if constexpr (is_cuda<D>) {
+#if SEMISEG_HAS_CUDA
+    cublas_gemm_row_major(ta == Trans::yes, tb == Trans::yes, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+#endif
+  } else {
+    using Matrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using ConstMap = Eigen::Map<const Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+    using Map = Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>;
+    Map cm(c, m, n, Eigen::OuterStride<>(ldc));
+    if (k <= 0) {
+      if (beta == T(0)) cm.setZero();
+      else cm *= beta;
+      return;
+    }
+    // op(A) is m×k: stored k×m when transposed.
+    const index_t ar = ta == Trans::yes ? k : m, ac = ta == Trans::yes ? m : k;
+    const index_t br = tb == Trans::yes ? n : k, bc = tb == Trans::yes ? k : n;
+    ConstMap am(a, ar, ac, Eigen::OuterStride<>(lda));
+    ConstMap bm(b, br, bc, Eigen::OuterStride<>(ldb));
+    if (beta == T(0)) cm.setZero();
+    else if (beta != T(1)) cm *= beta;
+    if (ta == Trans::no && tb == Trans::no) cm.noalias() += alpha * am * bm;
+    else if (ta == Trans::yes && tb == Trans::no) cm.noalias() += alpha * am.transpose() * bm;
+    else if (ta == Trans::no && tb == Trans::yes) cm.noalias() += alpha * am * bm.transpose();
+    else cm.noalias() += alpha * am.transpose() * bm.transpose();
+  }
+}
+
+}  // namespace semiseg

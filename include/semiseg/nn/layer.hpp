@@ -1,0 +1,56 @@
+// What every layer shares. Contract of a layer: `forward(x, context)` returns a reference to an
+// output the layer owns, valid until its next forward; `backward(dy)` returns dx (owned, or dy
+// itself for identity layers) and adds parameter gradients into the flat gradient buffer. A
+// layer reads its input again in backward, so the caller keeps x alive in between.
+#pragma once
+
+#include <concepts>
+#include <string>
+#include <type_traits>
+
+#include "semiseg/core/context.hpp"
+#include "semiseg/core/parameters.hpp"
+#include "semiseg/core/tensor.hpp"
+
+namespace semiseg::nn {
+
+// The one-line compile error for a tensor of the wrong dimension or device.
+template <class Layer, class X>
+constexpr void check_input() {
+  using Input = std::remove_cvref_t<X>;
+  static_assert(is_tensor_like<Input>::value, "semiseg: layer input must be a semiseg::Tensor or TensorView");
+  if constexpr (is_tensor_like<Input>::value) {
+    static_assert(std::same_as<typename Input::dim, typename Layer::dim>,
+                  "semiseg: tensor dimension does not match the layer's dimension (dim2, dim3 or flat)");
+    static_assert(std::same_as<typename Input::device, typename Layer::device>,
+                  "semiseg: tensor device does not match the layer's device (cpu or cuda)");
+    static_assert(std::same_as<typename Input::value_type, typename Layer::value_type>,
+                  "semiseg: tensor element type does not match the layer's (float or double)");
+  }
+}
+
+template <class T, Device D, Dimension Dim>
+TensorView<const T, D, Dim> as_const(const Tensor<T, D, Dim>& t) {
+  return t.view();
+}
+template <class T, Device D, Dimension Dim>
+TensorView<const T, D, Dim> as_const(TensorView<T, D, Dim> t) {
+  return t;
+}
+
+// Throws a shape_error naming the layer when `actual` differs from `expected`.
+template <int R>
+void expect_shape(const char* layer, const char* what, const Shape<R>& actual, const Shape<R>& expected) {
+  if (!(actual == expected))
+    throw shape_error(std::string("semiseg: ") + layer + ": " + what + " has shape " + actual.str() + ", expected " +
+                      expected.str());
+}
+
+// A flat scratch buffer of at least `count` elements that keeps its capacity.
+template <class T, Device D>
+T* scratch(Tensor<T, D, flat>& buffer, index_t count) {
+  buffer.resize({{{1, count}}});
+  return buffer.data();
+}
+
+}  // namespace semiseg::nn
