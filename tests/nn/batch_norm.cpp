@@ -47,9 +47,9 @@ TEST_CASE("batch_norm: flat input, and a batch of one value per channel is refus
   Parameters<double, device> params;
   nn::BatchNorm<double, device, flat> bn(params, {.channels = 4});
   params.finalize(1);
-  auto x = random_tensor<double, flat>({{{5, 4}}}, 3);
+  auto x = random_tensor<double, flat>(flat_shape(5, 4), 3);
   check_gradient_result(testing::check_layer_gradients(bn, &params, x));
-  auto one = random_tensor<double, flat>({{{1, 4}}}, 3);
+  auto one = random_tensor<double, flat>(flat_shape(1, 4), 3);
   CHECK_THROWS_AS(bn.forward(one.view(), Context::training()), shape_error);
   CHECK_NOTHROW(bn.forward(one.view(), Context::evaluation()));
 }

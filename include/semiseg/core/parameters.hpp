@@ -61,9 +61,9 @@ class Parameters {
   // layer is built.
   void finalize(std::uint64_t seed) {
     if (finalized_) throw error("semiseg: Parameters::finalize called twice");
-    values_.resize({{{1, trainable_size_}}});
-    grads_.resize({{{1, trainable_size_}}});
-    buffers_.resize({{{1, buffer_size_}}});
+    values_.resize(flat_shape(1, trainable_size_));
+    grads_.resize(flat_shape(1, trainable_size_));
+    buffers_.resize(flat_shape(1, buffer_size_));
     grads_.zero();
     std::vector<T> host_values(static_cast<std::size_t>(trainable_size_));
     std::vector<T> host_buffers(static_cast<std::size_t>(buffer_size_));

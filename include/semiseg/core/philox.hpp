@@ -3,10 +3,9 @@
 // thread count, so runs are reproducible and resumable.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
 
-#include "semiseg/config.hpp"
+#include "semiseg/core/math.hpp"
 
 namespace semiseg {
 
@@ -66,7 +65,7 @@ struct Philox {
     const PhiloxResult r = bits(index);
     const double u1 = (static_cast<double>(r.v[2]) + 1.0) * (1.0 / 4294967297.0);
     const double u2 = static_cast<double>(r.v[3]) * (1.0 / 4294967296.0);
-    return static_cast<T>(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    return static_cast<T>(math::sqrt(-2.0 * math::log(u1)) * ::cos(6.283185307179586 * u2));
   }
   Philox with_step(std::uint32_t s) const { return {seed, stream, s}; }
 };

@@ -17,6 +17,14 @@ namespace semiseg {
 template <Dimension Dim>
 using shape_of = Shape<Dim::spatial + 2>;
 
+// The N×C shape of features and logits.
+constexpr Shape<2> flat_shape(index_t n, index_t c) {
+  Shape<2> s;
+  s[0] = n;
+  s[1] = c;
+  return s;
+}
+
 template <class T, Device Dev, Dimension Dim>
 struct TensorView {
   using value_type = std::remove_const_t<T>;

@@ -4,9 +4,8 @@
 // the count), as both layers normalise with them; two passes keep them accurate.
 #pragma once
 
-#include <cmath>
-
 #include "semiseg/core/launch.hpp"
+#include "semiseg/core/math.hpp"
 
 namespace semiseg {
 
@@ -37,7 +36,7 @@ struct SegmentMoments {
     }
     const T var = sq / T(m);
     mean[s] = mu;
-    invstd[s] = T(1) / sqrt(var + eps);
+    invstd[s] = T(1) / math::sqrt(var + eps);
     if (variance) variance[s] = var;
   }
 };

@@ -41,7 +41,7 @@ struct RunningStats {
   T eps;
   SEMISEG_HD void operator()(index_t c) const {
     mean[c] = running_mean[c];
-    invstd[c] = T(1) / sqrt(running_var[c] + eps);
+    invstd[c] = T(1) / math::sqrt(running_var[c] + eps);
   }
 };
 // dx = dy·gamma·invstd: the gradient when the statistics are constants.

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "semiseg/core/context.hpp"
+#include "semiseg/core/launch.hpp"
 #include "semiseg/core/parameters.hpp"
 #include "semiseg/core/tensor.hpp"
 
@@ -49,7 +50,7 @@ void expect_shape(const char* layer, const char* what, const Shape<R>& actual, c
 // A flat scratch buffer of at least `count` elements that keeps its capacity.
 template <class T, Device D>
 T* scratch(Tensor<T, D, flat>& buffer, index_t count) {
-  buffer.resize({{{1, count}}});
+  buffer.resize(flat_shape(1, count));
   return buffer.data();
 }
 
