@@ -13,13 +13,6 @@
 
 namespace semiseg::nn {
 
-template <int S>
-constexpr Small<index_t, S> fill(index_t v) {
-  Small<index_t, S> s{};
-  for (int i = 0; i < S; ++i) s[i] = v;
-  return s;
-}
-
 template <SpatialDimension Dim>
 struct ConvOptions {
   static constexpr int S = Dim::spatial;
@@ -33,21 +26,6 @@ struct ConvOptions {
   index_t groups = 1;
   bool bias = true;
 };
-
-template <int S>
-void validate_window(const char* layer, const Small<index_t, S>& kernel, const Small<index_t, S>& stride,
-                     const Small<index_t, S>& dilation) {
-  for (int d = 0; d < S; ++d)
-    if (kernel[d] < 1 || stride[d] < 1 || dilation[d] < 1)
-      throw value_error(std::string("semiseg: ") + layer + ": kernel, stride and dilation must be positive");
-}
-
-inline void validate_groups(const char* layer, index_t in, index_t out, index_t groups) {
-  if (in < 1 || out < 1 || groups < 1 || in % groups != 0 || out % groups != 0)
-    throw value_error(std::string("semiseg: ") + layer + ": channels (" + std::to_string(in) + " in, " +
-                      std::to_string(out) + " out) must be positive and divisible by groups (" +
-                      std::to_string(groups) + ")");
-}
 
 template <class T, Device D, SpatialDimension Dim>
 class Conv {

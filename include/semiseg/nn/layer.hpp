@@ -47,6 +47,28 @@ void expect_shape(const char* layer, const char* what, const Shape<R>& actual, c
                       expected.str());
 }
 
+template <int S>
+constexpr Small<index_t, S> fill(index_t v) {
+  Small<index_t, S> s{};
+  for (int i = 0; i < S; ++i) s[i] = v;
+  return s;
+}
+
+template <int S>
+void validate_window(const char* layer, const Small<index_t, S>& kernel, const Small<index_t, S>& stride,
+                     const Small<index_t, S>& dilation) {
+  for (int d = 0; d < S; ++d)
+    if (kernel[d] < 1 || stride[d] < 1 || dilation[d] < 1)
+      throw value_error(std::string("semiseg: ") + layer + ": kernel, stride and dilation must be positive");
+}
+
+inline void validate_groups(const char* layer, index_t in, index_t out, index_t groups) {
+  if (in < 1 || out < 1 || groups < 1 || in % groups != 0 || out % groups != 0)
+    throw value_error(std::string("semiseg: ") + layer + ": channels (" + std::to_string(in) + " in, " +
+                      std::to_string(out) + " out) must be positive and divisible by groups (" +
+                      std::to_string(groups) + ")");
+}
+
 // A flat scratch buffer of at least `count` elements that keeps its capacity.
 template <class T, Device D>
 T* scratch(Tensor<T, D, flat>& buffer, index_t count) {
