@@ -104,6 +104,7 @@ inline double relative_error(const std::vector<double>& actual, const std::vecto
   return diff / scale;
 }
 
+
 template <class T, Device D, Dimension Dim>
 TensorView<const T, D, Dim> as_view(const Tensor<T, D, Dim>& t) {
   return t.view();
@@ -111,6 +112,11 @@ TensorView<const T, D, Dim> as_view(const Tensor<T, D, Dim>& t) {
 template <class T, Device D, Dimension Dim>
 TensorView<const T, D, Dim> as_view(TensorView<T, D, Dim> t) {
   return t;
+}
+
+template <class View>
+std::vector<double> values(const View& t) {
+  return testing::host_values(as_view(t));
 }
 
 template <class T>

@@ -1,6 +1,6 @@
-// Option validation shared by optimizers, schedules and ramps. Contract: require(ok, ...) throws a
-// semiseg::value_error naming the owner, the option, the valid range and the value found; it
-// returns normally when ok is true.
+// Option validation shared by optimizers, schedules and ramps. Contract: require(ok, ...) returns
+// when ok is true and otherwise throws a semiseg::value_error that names the owner, the option,
+// its valid range and the value found.
 #pragma once
 
 #include <sstream>
@@ -10,9 +10,8 @@
 
 namespace semiseg::optim::detail {
 
-// `expected` reads after the option's name, e.g. "must be in [0, 1)". Written as
-// require(!(x < 0), ...) by callers would let NaN through, so callers test the valid range with
-// comparisons that NaN fails.
+// Callers state the valid range as a comparison that NaN fails (`lr >= 0`, not `!(lr < 0)`), so
+// a NaN option is rejected too. `expected` reads after the option's name: "must be in [0, 1)".
 inline void require(bool ok, std::string_view owner, std::string_view option, std::string_view expected, double got) {
   if (ok) return;
   std::ostringstream message;

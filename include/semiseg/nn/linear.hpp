@@ -1,0 +1,70 @@
+// Fully connected layer on flat N×F tensors. Contract: matches PyTorch's Linear:
+// y = x·Wᵀ + b with W [out, in]; one GEMM each for forward, dx and dW.
+#pragma once
+
+#include <string>
+
+#include "semiseg/kernels/gemm.hpp"
+#include "semiseg/kernels/im2col.hpp"
+#include "semiseg/nn/layer.hpp"
+
+namespace semiseg::nn {
+
+struct LinearOptions {
+  index_t in_features = 1;
+  index_t out_features = 1;
+  bool bias = true;
+};
+
+template <class T, Device D>
+class Linear {
+ public:
+  using value_type = T;
+  using device = D;
+  using dim = flat;
+  using Options = LinearOptions;
+
+  Linear(Parameters<T, D>& parameters, const Options& options, const std::string& name = "linear") : o_(options) {
+    if (o_.in_features < 1 || o_.out_features < 1) throw value_error("semiseg: linear: features must be positive");
+    weight_ = parameters.add(name + ".weight", o_.out_features * o_.in_features, Init::fan_in(o_.in_features));
+    if (o_.bias) bias_ = parameters.add(name + ".bias", o_.out_features, Init::fan_in(o_.in_features));
+  }
+
+  const ParamRef<T, D>& weight() const { return weight_; }
+  const ParamRef<T, D>& bias() const { return bias_; }
+
+  template <class X>
+  const Tensor<T, D, flat>& forward(const X& input, Context context) {
+    check_input<Linear, X>();
+    const TensorView<const T, D, flat> x = as_const(input);
+    if (x.c() != o_.in_features)
+      throw shape_error("semiseg: linear: input " + x.shape.str() + " has " + std::to_string(x.c()) +
+                        " features, expected " + std::to_string(o_.in_features));
+    y_.resize(flat_shape(x.n(), o_.out_features));
+    gemm<D>(Trans::no, Trans::yes, x.n(), o_.out_features, o_.in_features, T(1), x.data, o_.in_features,
+            weight_.value(), o_.in_features, T(0), y_.data(), o_.out_features);
+    if (o_.bias) launch<D>(y_.size(), AddChannelBias<T>{y_.data(), bias_.value(), o_.out_features, 1});
+    x_ = context.needs_backward ? x : TensorView<const T, D, flat>{};
+    return y_;
+  }
+
+  const Tensor<T, D, flat>& backward(TensorView<const T, D, flat> dy) {
+    if (!x_.data) throw error("semiseg: linear: backward without a forward that kept its input");
+    expect_shape("linear", "dy", dy.shape, y_.shape());
+    dx_.resize(x_.shape);
+    gemm<D>(Trans::no, Trans::no, x_.n(), o_.in_features, o_.out_features, T(1), dy.data, o_.out_features,
+            weight_.value(), o_.in_features, T(0), dx_.data(), o_.in_features);
+    gemm<D>(Trans::yes, Trans::no, o_.out_features, o_.in_features, x_.n(), T(1), dy.data, o_.out_features, x_.data,
+            o_.in_features, T(1), weight_.grad(), o_.in_features);
+    if (o_.bias) launch<D>(o_.out_features, ChannelSum<T>{dy.data, bias_.grad(), dy.n(), o_.out_features, 1});
+    return dx_;
+  }
+
+ private:
+  Options o_;
+  ParamRef<T, D> weight_, bias_;
+  TensorView<const T, D, flat> x_{};
+  Tensor<T, D, flat> y_, dx_;
+};
+
+}  // namespace semiseg::nn
