@@ -124,8 +124,9 @@ void from_host(TensorView<T, Dev, Dim> t, const std::vector<T>& values) {
 }
 
 // Copies src into dst after resizing dst to src's shape.
-template <class T, Device To, Device From, Dimension Dim>
-void assign(Tensor<T, To, Dim>& dst, TensorView<const T, From, Dim> src) {
+template <class T, Device To, class U, Device From, Dimension Dim>
+  requires std::same_as<std::remove_const_t<U>, T>
+void assign(Tensor<T, To, Dim>& dst, TensorView<U, From, Dim> src) {
   dst.resize(src.shape);
   copy<To, From>(dst.data(), src.data, src.size());
 }

@@ -32,7 +32,8 @@ inline double linear_rampup(double t, double length) {
 // and T2. A step from 0 to 1 at `begin` when end == begin.
 inline double linear_ramp(double t, double begin, double end) {
   detail::require(end >= begin, "linear_ramp", "end", "must be >= begin", end);
-  return linear_rampup(t - begin, end - begin);
+  if (end == begin) return t >= begin ? 1.0 : 0.0;
+  return std::clamp((t - begin) / (end - begin), 0.0, 1.0);
 }
 
 // 0.5 (cos(pi clip(t / length, 0, 1)) + 1): from 1 at t = 0 to 0 at t = length (Mean Teacher's

@@ -100,9 +100,9 @@ struct LinearWarmup {
 // schedule that starts at 1.
 template <Schedule First, Schedule Then>
 struct Sequential {
-  First first;
+  First first{};
   index_t milestone = 0;
-  Then then;
+  Then then{};
   double operator()(index_t step) const {
     detail::check_step(step, "sequential schedule");
     detail::require(milestone >= 0, "sequential schedule", "milestone", "must be >= 0", static_cast<double>(milestone));
