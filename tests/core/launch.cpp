@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 namespace {
 struct Square {
@@ -25,3 +25,5 @@ TEST_CASE("launch: visits every index once, below and above the parallel grain")
   launch<device>(0, Square{nullptr});  // an empty launch does nothing
   synchronize<device>();
 }
+
+}  // namespace semiseg::test

@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE("parameters: one flat buffer, deterministic initialisation, separate buffers") {
   Parameters<float, device> params;
@@ -32,3 +32,5 @@ TEST_CASE("parameters: one flat buffer, deterministic initialisation, separate b
   CHECK_THROWS_AS(again.add("late", 3, Init::zeros()), error);
   CHECK_THROWS_AS(again.finalize(7), error);
 }
+
+}  // namespace semiseg::test

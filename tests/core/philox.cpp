@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE("philox: Random123 known-answer vectors for Philox4x32-10") {
   const PhiloxResult zero = philox4x32(0, 0, 0, 0, 0, 0);
@@ -46,3 +46,5 @@ TEST_CASE("philox: uniform and normal draws have the right moments and depend on
   CHECK(rng.bits(1).v[0] != Philox{42, 4, 7}.bits(1).v[0]);
   CHECK(rng.bits(1).v[0] != rng.with_step(8).bits(1).v[0]);
 }
+
+}  // namespace semiseg::test

@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE("tensor: shape, round trip through the host, views and reshape") {
   Tensor<float, device, dim3> t(shape_nc<dim3>(2, 3, {4, 5, 6}));
@@ -44,3 +44,5 @@ TEST_CASE("tensor: copies between tensors of one device") {
   assign(b, a.view());
   CHECK(to_host(b.view()) == to_host(a.view()));
 }
+
+}  // namespace semiseg::test

@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE_TEMPLATE("gemm: every transpose combination, leading dimensions and beta", T, float, double) {
   const index_t m = 5, n = 7, k = 3, pad = 2;
@@ -41,3 +41,5 @@ TEST_CASE_TEMPLATE("gemm: every transpose combination, leading dimensions and be
       CHECK(err < 1e-5);
     }
 }
+
+}  // namespace semiseg::test

@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE_TEMPLATE("batch_norm: PyTorch parity", C, SEMISEG_PARITY_CASES) {
   using T = typename C::value;
@@ -53,3 +53,5 @@ TEST_CASE("batch_norm: flat input, and a batch of one value per channel is refus
   CHECK_THROWS_AS(bn.forward(one.view(), Context::training()), shape_error);
   CHECK_NOTHROW(bn.forward(one.view(), Context::evaluation()));
 }
+
+}  // namespace semiseg::test

@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE_TEMPLATE("conv: PyTorch parity", C, SEMISEG_PARITY_CASES) {
   using T = typename C::value;
@@ -70,3 +70,5 @@ TEST_CASE("conv: bad options and inputs are reported") {
   auto tiny = random_tensor<double, dim2>(shape_nc<dim2>(1, 3, {1, 5}), 1);
   CHECK_THROWS_AS(conv.forward(tiny.view(), Context::training()), shape_error);
 }
+
+}  // namespace semiseg::test

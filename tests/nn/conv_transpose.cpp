@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE_TEMPLATE("conv_transpose: PyTorch parity", C, SEMISEG_PARITY_CASES) {
   using T = typename C::value;
@@ -68,3 +68,5 @@ TEST_CASE("conv_transpose: output size follows PyTorch's formula") {
   CHECK(y.shape() == shape_nc<dim3>(1, 2, {6, 10, 8}));
   CHECK_THROWS_AS((nn::ConvTranspose<float, device, dim3>(params, {.output_padding = nn::fill<3>(2)})), value_error);
 }
+
+}  // namespace semiseg::test

@@ -4,10 +4,10 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
-TEST_CASE_TEMPLATE("dropout: rate, scale, eval identity and reproducibility", C, SEMISEG_PARITY_CASES) {
+TEST_CASE_TEMPLATE("dropout: PyTorch semantics (rate, 1/(1-p) scale, eval identity), reproducible", C, SEMISEG_PARITY_CASES) {
   using T = typename C::value;
   using Dim = typename C::dim;
   auto x = random_tensor<T, Dim>(shape_nc<Dim>(4, 8, {16, 16, 8}), 71);
@@ -36,7 +36,7 @@ TEST_CASE_TEMPLATE("dropout: rate, scale, eval identity and reproducibility", C,
   }
 }
 
-TEST_CASE_TEMPLATE("dropout: gradient check", C, SEMISEG_GRADIENT_CASES) {
+TEST_CASE_TEMPLATE("dropout, spatial dropout and gaussian_noise: gradient check", C, SEMISEG_GRADIENT_CASES) {
   using T = typename C::value;
   using Dim = typename C::dim;
   Parameters<T, device>* none = nullptr;
@@ -49,7 +49,7 @@ TEST_CASE_TEMPLATE("dropout: gradient check", C, SEMISEG_GRADIENT_CASES) {
   check_gradient_result(testing::check_layer_gradients(noise, none, x, Context::training(3)));
 }
 
-TEST_CASE_TEMPLATE("gaussian_noise: mean and deviation of the added noise", C, SEMISEG_PARITY_CASES) {
+TEST_CASE_TEMPLATE("gaussian_noise: semantics (mean, deviation, eval identity)", C, SEMISEG_PARITY_CASES) {
   using T = typename C::value;
   using Dim = typename C::dim;
   Tensor<T, device, Dim> x(shape_nc<Dim>(4, 4, {32, 32, 16}));
@@ -66,3 +66,5 @@ TEST_CASE_TEMPLATE("gaussian_noise: mean and deviation of the added noise", C, S
   CHECK(*std::max_element(clean.begin(), clean.end()) == 0.0);
   CHECK_THROWS_AS((nn::Dropout<T, device, Dim>({.p = 1.0})), value_error);
 }
+
+}  // namespace semiseg::test

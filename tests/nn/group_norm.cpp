@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE_TEMPLATE("group_norm: PyTorch parity", C, SEMISEG_PARITY_CASES) {
   using T = typename C::value;
@@ -34,3 +34,5 @@ TEST_CASE_TEMPLATE("group_norm: gradient check", C, SEMISEG_GRADIENT_CASES) {
   Parameters<T, device> params;
   CHECK_THROWS_AS((nn::GroupNorm<T, device, Dim>(params, {.channels = 6, .groups = 4})), value_error);
 }
+
+}  // namespace semiseg::test

@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE_TEMPLATE("linear: PyTorch parity", T, float, double) {
   for (const std::string& name : fixture_cases("linear", 0)) {
@@ -28,3 +28,5 @@ TEST_CASE("linear: gradient check") {
   auto wrong = random_tensor<double, flat>(flat_shape(3, 5), 81);
   CHECK_THROWS_AS(linear.forward(wrong.view(), Context::training()), shape_error);
 }
+
+}  // namespace semiseg::test

@@ -2,10 +2,10 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
-TEST_CASE_TEMPLATE("pooling: max and average, PyTorch parity", C, SEMISEG_PARITY_CASES) {
+TEST_CASE_TEMPLATE("max_pool: PyTorch parity", C, SEMISEG_PARITY_CASES) {
   using T = typename C::value;
   using Dim = typename C::dim;
   constexpr int S = Dim::spatial;
@@ -17,6 +17,12 @@ TEST_CASE_TEMPLATE("pooling: max and average, PyTorch parity", C, SEMISEG_PARITY
                                       .padding = config_small<S>(config, 2 * S)});
     check_layer_parity<T, Dim>("maxpool", name, pool, {}, nullptr);
   }
+}
+
+TEST_CASE_TEMPLATE("avg_pool: PyTorch parity", C, SEMISEG_PARITY_CASES) {
+  using T = typename C::value;
+  using Dim = typename C::dim;
+  constexpr int S = Dim::spatial;
   for (const std::string& name : fixture_cases("avgpool", S)) {
     CAPTURE(name);
     const auto config = fixture("avgpool", name, "config").data;
@@ -26,13 +32,18 @@ TEST_CASE_TEMPLATE("pooling: max and average, PyTorch parity", C, SEMISEG_PARITY
                                       .count_include_pad = config[3 * S] != 0});
     check_layer_parity<T, Dim>("avgpool", name, pool, {}, nullptr);
   }
-  for (const std::string& name : fixture_cases("global_avgpool", S)) {
+}
+
+TEST_CASE_TEMPLATE("global_avg_pool: PyTorch parity", C, SEMISEG_PARITY_CASES) {
+  using T = typename C::value;
+  using Dim = typename C::dim;
+  for (const std::string& name : fixture_cases("global_avgpool", Dim::spatial)) {
     nn::GlobalAvgPool<T, device, Dim> pool;
     check_layer_parity<T, Dim>("global_avgpool", name, pool, {}, nullptr);
   }
 }
 
-TEST_CASE_TEMPLATE("pooling: gradient check", C, SEMISEG_GRADIENT_CASES) {
+TEST_CASE_TEMPLATE("max_pool, avg_pool and global_avg_pool: gradient check", C, SEMISEG_GRADIENT_CASES) {
   using T = typename C::value;
   using Dim = typename C::dim;
   constexpr int S = Dim::spatial;
@@ -58,3 +69,5 @@ TEST_CASE("pooling: bad options are reported") {
   auto x = random_tensor<float, dim2>(shape_nc<dim2>(1, 1, {3, 8}), 1);
   CHECK_THROWS_AS(pool.forward(x.view(), Context::evaluation()), shape_error);
 }
+
+}  // namespace semiseg::test

@@ -2,8 +2,8 @@
 
 #include "support/harness.hpp"
 
-using namespace semiseg;
-using namespace semiseg::test;
+// Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
+namespace semiseg::test {
 
 TEST_CASE_TEMPLATE("resize: PyTorch parity", C, SEMISEG_PARITY_CASES) {
   using T = typename C::value;
@@ -41,3 +41,5 @@ TEST_CASE("resize: scale factor and bad sizes") {
   CHECK(up.forward(x.view(), Context::evaluation()).shape() == shape_nc<dim2>(1, 1, {6, 10}));
   CHECK_THROWS_AS((nn::Resize<float, device, dim2>({.size = nn::fill<2>(0)})), value_error);
 }
+
+}  // namespace semiseg::test

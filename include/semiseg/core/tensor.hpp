@@ -39,7 +39,11 @@ struct TensorView {
   index_t n() const { return shape.n(); }
   index_t c() const { return shape.c(); }
   index_t plane() const { return shape.plane(); }
-  operator TensorView<const value_type, Dev, Dim>() const { return {data, shape}; }
+  operator TensorView<const value_type, Dev, Dim>() const
+    requires(!std::is_const_v<T>)
+  {
+    return {data, shape};
+  }
 };
 
 template <class T, Device Dev, Dimension Dim>

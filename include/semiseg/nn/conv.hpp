@@ -18,11 +18,11 @@ struct ConvOptions {
   static constexpr int S = Dim::spatial;
   index_t in_channels = 1;
   index_t out_channels = 1;
-  Small<index_t, S> kernel = fill<S>(3);
-  Small<index_t, S> stride = fill<S>(1);
-  Small<index_t, S> padding = fill<S>(0);  // before each axis, and after it unless padding_end is set
+  Small<index_t, S> kernel = all<S, 3>;
+  Small<index_t, S> stride = all<S, 1>;
+  Small<index_t, S> padding = all<S, 0>;  // before each axis, and after it unless padding_end is set
   std::optional<Small<index_t, S>> padding_end{};
-  Small<index_t, S> dilation = fill<S>(1);
+  Small<index_t, S> dilation = all<S, 1>;
   index_t groups = 1;
   bool bias = true;
 };

@@ -15,11 +15,11 @@ struct ConvTransposeOptions {
   static constexpr int S = Dim::spatial;
   index_t in_channels = 1;
   index_t out_channels = 1;
-  Small<index_t, S> kernel = fill<S>(2);
-  Small<index_t, S> stride = fill<S>(2);
-  Small<index_t, S> padding = fill<S>(0);
-  Small<index_t, S> output_padding = fill<S>(0);
-  Small<index_t, S> dilation = fill<S>(1);
+  Small<index_t, S> kernel = all<S, 2>;
+  Small<index_t, S> stride = all<S, 2>;
+  Small<index_t, S> padding = all<S, 0>;
+  Small<index_t, S> output_padding = all<S, 0>;
+  Small<index_t, S> dilation = all<S, 1>;
   index_t groups = 1;
   bool bias = true;
 };

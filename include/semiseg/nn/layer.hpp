@@ -54,6 +54,11 @@ constexpr Small<index_t, S> fill(index_t v) {
   return s;
 }
 
+// The same value on every axis, as a constant: option defaults use it, because calling fill in a
+// default member initializer crashes GCC 12 when the options are built inside another class.
+template <int S, index_t V>
+inline constexpr Small<index_t, S> all = fill<S>(V);
+
 template <int S>
 void validate_window(const char* layer, const Small<index_t, S>& kernel, const Small<index_t, S>& stride,
                      const Small<index_t, S>& dilation) {

@@ -15,9 +15,9 @@ namespace semiseg::nn {
 template <SpatialDimension Dim>
 struct PoolOptions {
   static constexpr int S = Dim::spatial;
-  Small<index_t, S> kernel = fill<S>(2);
+  Small<index_t, S> kernel = all<S, 2>;
   std::optional<Small<index_t, S>> stride{};  // default: the kernel
-  Small<index_t, S> padding = fill<S>(0);
+  Small<index_t, S> padding = all<S, 0>;
   bool count_include_pad = true;  // average pooling only
 };
 

@@ -1,7 +1,8 @@
 // Ramps: weights in [0, 1] of an epoch (or step) count t, for consistency weights, learning rates
 // and Adam's beta1. Contract: requires lengths >= 0 (value_error otherwise); t may be any real and
 // is clipped to the ramp, so each function is constant outside it. Ensures the forms of the
-// reference code named below (METHODS.md); a zero-length ramp-up is finished (1) from the start.
+// reference code named below (METHODS.md). A zero-length ramp is finished from the start, except
+// gaussian_rampdown, which is then 1 (its limit).
 #pragma once
 
 #include <algorithm>
