@@ -43,6 +43,8 @@ T* allocate(index_t count) {
     void* p = nullptr;
     cuda_check(cudaMalloc(&p, bytes), "cudaMalloc");
     return static_cast<T*>(p);
+#else
+    return nullptr;  // unreachable: require_device_compiled has already failed to compile
 #endif
   } else {
     void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);

@@ -45,6 +45,9 @@ struct ParamRef {
 template <class T, Device D>
 class Parameters {
  public:
+  using value_type = T;
+  using device = D;
+
   struct Entry {
     std::string name;
     bool buffer;

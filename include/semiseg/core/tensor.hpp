@@ -35,15 +35,17 @@ struct TensorView {
   T* data = nullptr;
   shape_type shape{};
 
+  TensorView() = default;
+  TensorView(T* d, const shape_type& s) : data(d), shape(s) {}
+  // A mutable view converts to a read-only one.
+  template <class U>
+    requires(std::is_same_v<const U, T> && !std::is_same_v<U, T>)
+  TensorView(const TensorView<U, Dev, Dim>& o) : data(o.data), shape(o.shape) {}
+
   index_t size() const { return shape.size(); }
   index_t n() const { return shape.n(); }
   index_t c() const { return shape.c(); }
   index_t plane() const { return shape.plane(); }
-  operator TensorView<const value_type, Dev, Dim>() const
-    requires(!std::is_const_v<T>)
-  {
-    return {data, shape};
-  }
 };
 
 template <class T, Device Dev, Dimension Dim>
