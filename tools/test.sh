@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds everything and runs the whole test suite: tools/test.sh
+# Build folder: build (Release, Ninja). The CUDA variant is built when nvcc is found; without a
+# CUDA device its tests are reported as skipped. SEMISEG_CUDA=OFF (or ON) overrides the choice.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh
+
+args=(-G Ninja -DCMAKE_BUILD_TYPE=Release)
+nvcc=$(command -v nvcc || true)
+[ -z "$nvcc" ] && [ -x /usr/local/cuda/bin/nvcc ] && nvcc=/usr/local/cuda/bin/nvcc
+cuda=${SEMISEG_CUDA:-$([ -n "$nvcc" ] && echo ON || echo OFF)}
+args+=(-DSEMISEG_CUDA="$cuda")
+if [ "$cuda" = ON ] && [ -n "$nvcc" ]; then
+  args+=(-DCMAKE_CUDA_COMPILER="$nvcc")
+fi
+
+cmake -S . -B build "${args[@]}"
+cmake --build build --parallel "$(nproc)"
+cd build
+ctest --output-on-failure -j2
