@@ -1,7 +1,7 @@
 // Running a kernel body over an index range. Contract: launch<D>(n, f) calls f(i) once for every
 // i in [0, n), in any order and possibly concurrently; f must be a SEMISEG_HD functor that
-// captures device pointers by value. cpu uses OpenMP above a small grain; cuda uses a
-// grid-stride kernel on the default stream.
+// captures device pointers by value. cpu uses OpenMP once n reaches `grain` (lower it for work
+// items that each loop over many elements); cuda uses a grid-stride kernel on the default stream.
 #pragma once
 
 #include "semiseg/core/device.hpp"
@@ -20,7 +20,7 @@ __global__ void grid_stride_kernel(index_t n, F f) {
 #endif
 
 template <Device D, class F>
-void launch(index_t n, const F& f) {
+void launch(index_t n, const F& f, index_t grain = SEMISEG_PARALLEL_GRAIN) {
   require_device_compiled<D>();
   if (n <= 0) return;
   if constexpr (is_cuda<D>) {
@@ -32,9 +32,14 @@ void launch(index_t n, const F& f) {
     cuda_check(cudaGetLastError(), "kernel launch");
 #endif
   } else {
-#pragma omp parallel for schedule(static) if (n >= SEMISEG_PARALLEL_GRAIN)
+#pragma omp parallel for schedule(static) if (n >= grain)
     for (index_t i = 0; i < n; ++i) f(i);
   }
+}
+
+// The grain for work items that each touch `elements` values.
+inline index_t grain_for(index_t elements) {
+  return elements >= SEMISEG_PARALLEL_GRAIN ? 1 : SEMISEG_PARALLEL_GRAIN / (elements > 0 ? elements : 1);
 }
 
 // Host-side loop over independent work items that are each large (images, planes). Not a
