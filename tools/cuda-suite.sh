@@ -36,5 +36,7 @@ command -v ninja >/dev/null && generator=(-G Ninja)
   cmake -S . -B build-cuda "${generator[@]}" "${args[@]}"
   cmake --build build-cuda --parallel "$(nproc)" --target semiseg_cuda_tests
   cd build-cuda
+  # The largest CPU-vs-CUDA difference of every layer, for docs/cuda.md.
+  tests/semiseg_device_agreement_cuda | grep '^agreement' || true
   ctest -L cuda --output-on-failure
 } 2>&1 | tee "$log"
