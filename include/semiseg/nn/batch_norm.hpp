@@ -91,9 +91,7 @@ class BatchNorm {
   const Tensor<T, D, Dim>& forward(const X& input, Context context) {
     check_input<BatchNorm, X>();
     const TensorView<const T, D, Dim> x = as_const(input);
-    if (x.c() != o_.channels)
-      throw shape_error("semiseg: batch_norm: input " + x.shape.str() + " has " + std::to_string(x.c()) +
-                        " channels, expected " + std::to_string(o_.channels));
+    expect_channels("batch_norm", x.shape, o_.channels);
     batch_stats_ = context.train || !o_.track_running_stats;
     const index_t C = o_.channels, plane = x.plane(), count = x.n() * plane;
     if (batch_stats_ && count < 2 && context.train)

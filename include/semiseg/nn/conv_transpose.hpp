@@ -72,9 +72,7 @@ class ConvTranspose {
   const Tensor<T, D, Dim>& forward(const X& input, Context context) {
     check_input<ConvTranspose, X>();
     const TensorView<const T, D, Dim> x = as_const(input);
-    if (x.c() != o_.in_channels)
-      throw shape_error("semiseg: conv_transpose: input " + x.shape.str() + " has " + std::to_string(x.c()) +
-                        " channels, expected " + std::to_string(o_.in_channels));
+    expect_channels("conv_transpose", x.shape, o_.in_channels);
     const ConvGeometry<S> g = geometry(x.shape);
     y_.resize(make_shape<S>(x.n(), o_.out_channels, g.in));
     const index_t cin_g = o_.in_channels / o_.groups, rows = o_.out_channels / o_.groups * g.taps();

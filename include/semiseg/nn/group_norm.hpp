@@ -44,9 +44,7 @@ class GroupNorm {
   const Tensor<T, D, Dim>& forward(const X& input, Context context) {
     check_input<GroupNorm, X>();
     const TensorView<const T, D, Dim> x = as_const(input);
-    if (x.c() != o_.channels)
-      throw shape_error("semiseg: group_norm: input " + x.shape.str() + " has " + std::to_string(x.c()) +
-                        " channels, expected " + std::to_string(o_.channels));
+    expect_channels("group_norm", x.shape, o_.channels);
     const index_t stats = x.n() * o_.groups;
     T* s = scratch(stats_, 4 * stats);
     launch<D>(stats, SegmentMoments<T>{x.data, s, s + stats, nullptr, segments(x), T(o_.eps)});

@@ -47,6 +47,14 @@ void expect_shape(const char* layer, const char* what, const Shape<R>& actual, c
                       expected.str());
 }
 
+// Throws a shape_error naming the layer when the input's channel count is not `expected`.
+template <int R>
+void expect_channels(const char* layer, const Shape<R>& input, index_t expected) {
+  if (input.c() != expected)
+    throw shape_error(std::string("semiseg: ") + layer + ": input " + input.str() + " has " +
+                      std::to_string(input.c()) + " channels, expected " + std::to_string(expected));
+}
+
 template <int S>
 constexpr Small<index_t, S> fill(index_t v) {
   Small<index_t, S> s{};

@@ -37,9 +37,7 @@ class Linear {
   const Tensor<T, D, flat>& forward(const X& input, Context context) {
     check_input<Linear, X>();
     const TensorView<const T, D, flat> x = as_const(input);
-    if (x.c() != o_.in_features)
-      throw shape_error("semiseg: linear: input " + x.shape.str() + " has " + std::to_string(x.c()) +
-                        " features, expected " + std::to_string(o_.in_features));
+    expect_channels("linear", x.shape, o_.in_features);
     y_.resize(flat_shape(x.n(), o_.out_features));
     gemm<D>(Trans::no, Trans::yes, x.n(), o_.out_features, o_.in_features, T(1), x.data, o_.in_features,
             weight_.value(), o_.in_features, T(0), y_.data(), o_.out_features);
