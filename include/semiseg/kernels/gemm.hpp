@@ -40,12 +40,19 @@ void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T*
     const index_t br = tb == Trans::yes ? n : k, bc = tb == Trans::yes ? k : n;
     ConstMap am(a, ar, ac, Eigen::OuterStride<>(lda));
     ConstMap bm(b, br, bc, Eigen::OuterStride<>(ldb));
-    if (beta == T(0)) cm.setZero();
-    else if (beta != T(1)) cm *= beta;
-    if (ta == Trans::no && tb == Trans::no) cm.noalias() += alpha * am * bm;
-    else if (ta == Trans::yes && tb == Trans::no) cm.noalias() += alpha * am.transpose() * bm;
-    else if (ta == Trans::no && tb == Trans::yes) cm.noalias() += alpha * am * bm.transpose();
-    else cm.noalias() += alpha * am.transpose() * bm.transpose();
+    // beta = 0 assigns the product directly, which skips a zeroing pass over C.
+    auto product = [&](const auto& p) {
+      if (beta == T(0)) {
+        cm.noalias() = alpha * p;
+      } else {
+        if (beta != T(1)) cm *= beta;
+        cm.noalias() += alpha * p;
+      }
+    };
+    if (ta == Trans::no && tb == Trans::no) product(am * bm);
+    else if (ta == Trans::yes && tb == Trans::no) product(am.transpose() * bm);
+    else if (ta == Trans::no && tb == Trans::yes) product(am * bm.transpose());
+    else product(am.transpose() * bm.transpose());
   }
 }
 

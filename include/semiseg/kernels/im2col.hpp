@@ -108,13 +108,17 @@ void col2im(const T* col, T* x, const ConvGeometry<S>& g, index_t channels) {
             grain_for(g.in[S - 1] * g.taps()));
 }
 
-// y[n, c, p] += bias[c] over a N×C×P tensor.
+// y[n, c, p] += bias[c] over a N×C×P tensor; one work item per (n, c) plane.
 template <class T>
 struct AddChannelBias {
   T* y;
   const T* bias;
   index_t channels, plane;
-  SEMISEG_HD void operator()(index_t i) const { y[i] += bias[(i / plane) % channels]; }
+  SEMISEG_HD void operator()(index_t row) const {
+    const T b = bias[row % channels];
+    T* yr = y + row * plane;
+    for (index_t p = 0; p < plane; ++p) yr[p] += b;
+  }
 };
 
 // db[c] += sum over n and p of dy[n, c, p]; one index per channel.

@@ -82,7 +82,7 @@ class Conv {
         gemm<D>(Trans::no, Trans::no, cout_g, P, rows, T(1), weight_.value() + gr * cout_g * rows, rows,
                 col + gr * rows * P, P, T(0), y_.data() + (n * o_.out_channels + gr * cout_g) * P, P);
     }
-    if (o_.bias) launch<D>(y_.size(), AddChannelBias<T>{y_.data(), bias_.value(), o_.out_channels, P});
+    if (o_.bias) launch<D>(y_.n() * o_.out_channels, AddChannelBias<T>{y_.data(), bias_.value(), o_.out_channels, P}, grain_for(P));
     x_ = context.needs_backward ? x : TensorView<const T, D, Dim>{};
     return y_;
   }

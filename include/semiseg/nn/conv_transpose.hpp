@@ -84,7 +84,8 @@ class ConvTranspose {
                 x.data + (n * o_.in_channels + gr * cin_g) * P, P, T(0), col + gr * rows * P, P);
       col2im<D>(col, y_.data() + n * o_.out_channels * g.in_size(), g, o_.out_channels);
     }
-    if (o_.bias) launch<D>(y_.size(), AddChannelBias<T>{y_.data(), bias_.value(), o_.out_channels, g.in_size()});
+    if (o_.bias) launch<D>(y_.n() * o_.out_channels, AddChannelBias<T>{y_.data(), bias_.value(), o_.out_channels, g.in_size()},
+                           grain_for(g.in_size()));
     x_ = context.needs_backward ? x : TensorView<const T, D, Dim>{};
     return y_;
   }
