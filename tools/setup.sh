@@ -3,7 +3,8 @@
 # Does nothing (and needs no network or root) when all are present.
 set -euo pipefail
 
-packages=(build-essential cmake ninja-build libeigen3-dev xtensor-dev libstb-dev doctest-dev)
+packages=(build-essential cmake ninja-build libeigen3-dev xtensor-dev libstb-dev doctest-dev libtiff-dev zlib1g-dev
+          dataset-fashion-mnist)
 
 missing=()
 for p in "${packages[@]}"; do
