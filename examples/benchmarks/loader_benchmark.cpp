@@ -92,7 +92,7 @@ void run(const char* name, std::size_t batch_size, int steps, std::size_t thread
   const double loop_s = seconds_since(t0);
   const ss::data::LoaderStats& st = loader.stats();
   std::printf("%-4s batch %2zu: make %7.2f ms (1 thread), step %7.2f ms, make/step %.2f | loop of %d steps: "
-              "waited %6.1f ms of %7.1f ms (%.1f%%, the first batch %5.1f ms)\n",
+              "waited %6.1f ms of %7.1f ms (%.1f%%, longest wait %5.1f ms)\n",
               name, batch_size, make_s * 1e3, step_s * 1e3, make_s / step_s, steps, st.wait_seconds * 1e3,
               loop_s * 1e3, 100.0 * st.wait_seconds / loop_s, st.max_wait_seconds * 1e3);
 }
