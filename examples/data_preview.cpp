@@ -62,7 +62,7 @@ void preview_2d(const D& dataset, const data::Transform<ss::dim2>& weak, const d
     data::Rng rng(args.seed, data::streams::augment, 0, static_cast<std::uint32_t>(i));
     weak(s, rng);
     for (data::Raster& t : tiles_of(s, classes, 0, factor)) row.push_back(std::move(t));
-    data::Rng strong_rng = rng.fork(1);
+    data::Rng strong_rng = rng.fork(data::forks::strong_view);
     strong(s, strong_rng);
     row.push_back(data::enlarge(data::to_rgb<ss::dim2>(s.image), factor));
     columns = row.size();

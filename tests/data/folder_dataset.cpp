@@ -131,6 +131,29 @@ TEST_CASE("3D volumes from TIFF stacks and NPY files, with instance maps") {
   CHECK_THROWS_AS(FolderDataset<dim2>({.root = s.root}).get(0), shape_error);
 }
 
+TEST_CASE("negative ignore values in NPY masks, and 16-bit colour masks") {
+  Scratch s("ignore");
+  data::write_png(s.root / "images" / "a.png", raster(1, 1, 2, 3));
+  xt::xtensor<std::int16_t, 2> labels = {{0, 1, -1}, {2, -1, 0}};
+  data::write_npy(s.root / "masks" / "a.npy", labels);
+  CHECK_THROWS_WITH_AS(FolderDataset<dim2>({.root = s.root}).get(0), doctest::Contains("is not a non-negative integer"),
+                       value_error);
+  const auto m = FolderDataset<dim2>({.root = s.root, .classes = 3, .ignore_value = -1}).get(0).mask;
+  CHECK(m(0, 2) == data::ignore_label);
+  CHECK(m(1, 0) == 2);
+
+  fs::remove(s.root / "masks" / "a.npy");
+  write_text(s.root / "classes.csv", roads_csv);
+  std::vector<float> colours(3 * 6, 0.0f);
+  for (std::size_t c = 0; c < 3; ++c) colours[c * 6 + 4] = 255.0f * 257.0f;  // one white pixel
+  data::write_png(s.root / "masks" / "a.png", raster(3, 1, 2, 3, 16, colours));
+  const auto colour = FolderDataset<dim2>({.root = s.root, .class_table = ClassTable::read_csv(s.root / "classes.csv")})
+                          .get(0)
+                          .mask;
+  CHECK(colour(1, 1) == 1);
+  CHECK(colour(0, 0) == 0);
+}
+
 TEST_CASE("unlabeled folders have images only") {
   Scratch s("unlabeled");
   fs::remove_all(s.root / "masks");
@@ -175,10 +198,14 @@ TEST_CASE("class tables: bad rows name the file and line") {
   CHECK_THROWS_WITH_AS(ClassTable::read_csv(csv), doctest::Contains("'300' is not an integer"), io_error);
   write_text(csv, "name,r,g,b\nx,1,2,3\ny,1,2,3\n");
   CHECK_THROWS_WITH_AS(ClassTable::read_csv(csv), doctest::Contains("share one colour"), value_error);
-  write_text(csv, "b,g,r,name\r\n3,2,1,x\r\n");
+  write_text(csv, "name,r,g,b\nx,1,2,3,4\n");
+  CHECK_THROWS_WITH_AS(ClassTable::read_csv(csv), doctest::Contains("expected 4 columns, found 5"), io_error);
+  write_text(csv, "\xEF\xBB\xBF" "b,g,r,name\r\n3,2,1,x\r\n4,5,6,\"road, \"\"paved\"\"\"\r\n");
   const ClassTable t = ClassTable::read_csv(csv);
   CHECK(t[0].name == "x");
   CHECK(t[0].rgb == std::array<std::uint8_t, 3>{1, 2, 3});
+  CHECK(t[1].name == "road, \"paved\"");
+  CHECK(t[1].rgb == std::array<std::uint8_t, 3>{6, 5, 4});
   CHECK_THROWS_AS(ClassTable::read_csv(s.root / "missing.csv"), io_error);
 }
 

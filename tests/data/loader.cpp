@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -181,7 +183,7 @@ TEST_CASE("without shuffling the loader visits the dataset in order, and seeds c
   CHECK(sorted == *ordered.epoch_order(0));
 }
 
-TEST_CASE("a worker's error reaches the caller as the same typed error, in order") {
+TEST_CASE("a worker's error reaches the caller as the same typed error, and the step is tried again") {
   CountingDataset<dim2> dataset;
   dataset.fail_at = 7;
   for (std::size_t threads : {0u, 2u}) {
@@ -189,7 +191,33 @@ TEST_CASE("a worker's error reaches the caller as the same typed error, in order
     Loader loader(dataset, {.batch_size = 4, .shuffle = false, .threads = threads});
     CHECK(loader.next().indices.front() == 0);
     CHECK_THROWS_AS(loader.next(), io_error);
+    CHECK(loader.position() == 1);
     CHECK_THROWS_WITH_AS(loader.next(), doctest::Contains("sample 7 is unreadable"), io_error);
+    // Skipping the bad batch continues the run.
+    loader.seek(2);
+    CHECK(loader.next().indices.front() == 8);
+  }
+}
+
+// Fails the first `failures` reads of sample 5, then reads it: a brief I/O problem.
+struct FlakyDataset : CountingDataset<dim2> {
+  std::shared_ptr<std::atomic<int>> failures = std::make_shared<std::atomic<int>>(1);
+  Sample<dim2> get(std::size_t i) const {
+    if (i == 5 && failures->fetch_sub(1) > 0) throw io_error("flaky dataset: sample 5 is not there yet");
+    return CountingDataset<dim2>::get(i);
+  }
+};
+
+TEST_CASE("after a brief read error the same batch comes on the next call, for any thread count") {
+  for (std::size_t threads : {0u, 1u, 2u}) {
+    CAPTURE(threads);
+    FlakyDataset dataset;
+    Loader loader(dataset, {.batch_size = 3, .shuffle = false, .threads = threads});
+    CHECK(loader.next().step == 0);
+    CHECK_THROWS_AS(loader.next(), io_error);
+    const Batch<dim2> b = loader.next();
+    CHECK(b.step == 1);
+    CHECK(b.indices == std::vector<std::size_t>{3, 4, 5});
   }
 }
 
@@ -238,6 +266,24 @@ TEST_CASE("the semi-supervised loader runs two streams with their own batch size
     CHECK(step.labeled.epoch == static_cast<std::size_t>(s / 2));
     CHECK(step.unlabeled.epoch == static_cast<std::size_t>(s / 3));
   }
+}
+
+TEST_CASE("the semi-supervised loader refuses shared seeds and keeps its streams in step after an error") {
+  CountingDataset<dim2> labeled;
+  FlakyDataset unlabeled;
+  unlabeled.labeled = false;
+  Loader l(labeled, {.batch_size = 2, .shuffle = false, .seed = 1, .threads = 1});
+  Loader same(unlabeled, {.batch_size = 3, .shuffle = false, .seed = 1, .threads = 1});
+  CHECK_THROWS_WITH_AS(data::SemiSupervisedLoader(l, same), doctest::Contains("share seed 1"), value_error);
+  Loader u(unlabeled, {.batch_size = 3, .shuffle = false, .seed = 2, .threads = 1});
+  data::SemiSupervisedLoader both(l, u);
+  CHECK(both.next().labeled.step == 0);
+  CHECK_THROWS_AS(both.next(), io_error);  // the unlabeled batch {3, 4, 5} fails once
+  CHECK(l.position() == 1);
+  auto step = both.next();
+  CHECK(step.labeled.step == 1);
+  CHECK(step.unlabeled.step == 1);
+  CHECK(step.unlabeled.indices == std::vector<std::size_t>{3, 4, 5});
 }
 
 }  // namespace semiseg::test

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -34,6 +33,8 @@ class ClassTable {
     if (!in) throw io_error(path.string() + ": cannot open the class table");
     std::string line;
     if (!std::getline(in, line)) throw io_error(path.string() + ": empty class table, expected a header name,r,g,b");
+    // Spreadsheets often start the file with a UTF-8 byte order mark.
+    if (line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
     const std::vector<std::string> header = split(line);
     const auto column = [&](const char* want) {
       for (std::size_t i = 0; i < header.size(); ++i)
@@ -47,7 +48,7 @@ class ClassTable {
       if (trim(line).empty()) continue;
       const std::vector<std::string> cells = split(line);
       const std::string where = path.string() + ":" + std::to_string(number) + ": ";
-      if (cells.size() < header.size())
+      if (cells.size() != header.size())
         throw io_error(where + "expected " + std::to_string(header.size()) + " columns, found " +
                        std::to_string(cells.size()));
       ClassColour c;
@@ -106,16 +107,28 @@ class ClassTable {
     return s;
   }
   static std::string trim(const std::string& s) {
-    const auto b = s.find_first_not_of(" \t\r\n\"");
+    const auto b = s.find_first_not_of(" \t\r\n");
     if (b == std::string::npos) return {};
-    const auto e = s.find_last_not_of(" \t\r\n\"");
+    const auto e = s.find_last_not_of(" \t\r\n");
     return s.substr(b, e - b + 1);
   }
+  // CSV cells: commas inside double quotes belong to the cell, and "" is a quote character.
   static std::vector<std::string> split(const std::string& line) {
-    std::vector<std::string> cells;
-    std::stringstream ss(line);
-    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
-    if (!line.empty() && line.back() == ',') cells.emplace_back();
+    std::vector<std::string> cells(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      const char ch = line[i];
+      if (ch == '"' && quoted && i + 1 < line.size() && line[i + 1] == '"') {
+        cells.back().push_back('"');
+        ++i;
+      } else if (ch == '"') {
+        quoted = !quoted;
+      } else if (ch == ',' && !quoted) {
+        cells.emplace_back();
+      } else {
+        cells.back().push_back(ch);
+      }
+    }
     return cells;
   }
   static std::uint8_t channel_value(const std::string& text, const std::string& where) {

@@ -36,9 +36,10 @@ struct FolderOptions {
   std::vector<std::string> select_classes{};
   std::int32_t unselected_label = 0;
   // Grey masks: the number of classes (values must lie below it; 0 does not check), and a value
-  // that marks unknown pixels (255 in many datasets; -1 for none) and becomes ignore_label.
+  // that marks unknown pixels (often 255, or a negative one in NPY and TIFF masks) and becomes
+  // ignore_label.
   std::int32_t classes = 0;
-  std::int32_t ignore_value = -1;
+  std::optional<std::int32_t> ignore_value{};
   // Divide integer images by 255 or 65535 so they lie in [0, 1].
   bool scale_to_unit = true;
 };
@@ -89,7 +90,7 @@ class FolderDataset {
     s.image = to_image(image);
     if (!mask_paths_[i].empty()) s.mask = read_mask(mask_paths_[i], image_paths_[i], image);
     if (!instance_paths_[i].empty())
-      s.instances = read_labels(instance_paths_[i], image_paths_[i], image, "instance map");
+      s.instances = read_labels(instance_paths_[i], image_paths_[i], image, "instance map", std::nullopt);
     return s;
   }
 
@@ -189,18 +190,25 @@ class FolderDataset {
     return r;
   }
 
+  // A one-channel label image of non-negative integers; `ignore` (if any) becomes ignore_label.
   LabelMap<Dim> read_labels(const std::filesystem::path& path, const std::filesystem::path& image_path,
-                            const Raster& image, const char* what) const {
+                            const Raster& image, const char* what, std::optional<std::int32_t> ignore) const {
     const Raster r = read_fitting(path, image_path, image, what);
     if (r.channels() != 1)
       throw shape_error(path.string() + ": " + what + " has " + std::to_string(r.channels()) +
-                        " channels, expected 1 (integer labels)");
+                        " channels, expected 1 (integer labels)" +
+                        (std::string(what) == "mask" ? "; colour masks need a class_table" : ""));
     LabelMap<Dim> out = LabelMap<Dim>::from_shape(spatial_of(r));
     const float* v = r.values.data();
     for (std::size_t k = 0; k < out.size(); ++k) {
-      if (v[k] != std::floor(v[k]) || v[k] < 0 || v[k] > 2147483647.0f)
+      if (ignore && v[k] == static_cast<float>(*ignore)) {
+        out.data()[k] = ignore_label;
+        continue;
+      }
+      if (v[k] != std::floor(v[k]) || v[k] < 0 || v[k] >= 2147483648.0f)
         throw value_error(path.string() + ": " + what + " value " + std::to_string(v[k]) + " at " + where(k, r) +
-                          " is not a non-negative integer");
+                          " is not a non-negative integer" +
+                          (ignore ? " or the ignore value " + std::to_string(*ignore) : std::string()));
       out.data()[k] = static_cast<std::int32_t>(v[k]);
     }
     return out;
@@ -209,16 +217,13 @@ class FolderDataset {
   LabelMap<Dim> read_mask(const std::filesystem::path& path, const std::filesystem::path& image_path,
                           const Raster& image) const {
     if (!options_.class_table) {
-      LabelMap<Dim> mask = read_labels(path, image_path, image, "mask");
-      for (std::int32_t& m : mask) {
-        if (m == options_.ignore_value) {
-          m = ignore_label;
-        } else if (options_.classes > 0 && m >= options_.classes) {
-          throw value_error(path.string() + ": mask value " + std::to_string(m) + " is not a class; expected 0.." +
-                            std::to_string(options_.classes - 1) +
-                            (options_.ignore_value >= 0 ? " or " + std::to_string(options_.ignore_value) : ""));
-        }
-      }
+      LabelMap<Dim> mask = read_labels(path, image_path, image, "mask", options_.ignore_value);
+      if (options_.classes > 0)
+        for (std::int32_t m : mask)
+          if (m >= options_.classes)
+            throw value_error(path.string() + ": mask value " + std::to_string(m) + " is not a class; expected 0.." +
+                              std::to_string(options_.classes - 1) +
+                              (options_.ignore_value ? " or " + std::to_string(*options_.ignore_value) : ""));
       return mask;
     }
     const Raster r = read_fitting(path, image_path, image, "mask");
@@ -227,6 +232,8 @@ class FolderDataset {
                         " channel(s), expected RGB to look up in the class table");
     const std::size_t plane = r.depth() * r.height() * r.width();
     const float* v = r.values.data();
+    // 16-bit colour masks hold 8-bit colours times 257.
+    const float unit = r.bits == 16 ? 257.0f : 1.0f;
     const ClassTable& all = *options_.class_table;
     // Each table colour maps to its selected index, or to unselected_label.
     std::vector<std::int32_t> of_table(all.size(), options_.unselected_label);
@@ -239,7 +246,7 @@ class FolderDataset {
     for (std::size_t k = 0; k < plane; ++k) {
       std::array<std::uint8_t, 3> rgb{};
       for (std::size_t ch = 0; ch < 3; ++ch) {
-        const float x = v[ch * plane + k];
+        const float x = v[ch * plane + k] / unit;
         if (x < 0 || x > 255 || x != std::floor(x))
           throw value_error(path.string() + ": colour mask value " + std::to_string(x) + " at " + where(k, r) +
                           " is not an 8-bit colour");

@@ -190,7 +190,8 @@ class Loader {
   // The dataset positions of epoch e, in the order the loader visits them.
   std::shared_ptr<const std::vector<std::size_t>> epoch_order(std::size_t e) const {
     std::lock_guard lock(order_mutex_);
-    if (order_ && order_epoch_ == e) return order_;
+    for (const auto& [epoch, order] : orders_)
+      if (order && epoch == e) return order;
     auto order = std::make_shared<std::vector<std::size_t>>(dataset_.size());
     for (std::size_t i = 0; i < order->size(); ++i) (*order)[i] = i;
     if (options_.shuffle) {
@@ -198,9 +199,10 @@ class Loader {
       for (std::size_t i = order->size(); i > 1; --i)
         std::swap((*order)[i - 1], (*order)[static_cast<std::size_t>(rng.integer(0, static_cast<std::int64_t>(i) - 1))]);
     }
-    order_epoch_ = e;
-    order_ = order;
-    return order_;
+    // Replace the older of the two cached epochs: near an epoch's end, workers need both.
+    auto& slot = !orders_[0].second || (orders_[1].second && orders_[0].first < orders_[1].first) ? orders_[0] : orders_[1];
+    slot = {e, order};
+    return order;
   }
 
   // Batch number s, computed in the calling thread: what next() returns as its s-th batch.
@@ -219,7 +221,7 @@ class Loader {
       if (transform_) transform_(sample, rng);
       if (strong_) {
         Sample<dim_type> view = sample;
-        Rng strong_rng = rng.fork(1);
+        Rng strong_rng = rng.fork(forks::strong_view);
         strong_(view, strong_rng);
         strong.push_back(std::move(view));
       }
@@ -234,20 +236,28 @@ class Loader {
   }
 
   // The next batch; blocks while the background threads prepare it. Rethrows a worker's error
-  // (a bad file, say) here, in the caller's thread.
+  // (a bad file, say) here, in the caller's thread; the failed step is tried again on the next
+  // call, whatever the number of threads.
   batch_type next() {
     if (options_.threads == 0) return take_counted([&] { return make_batch(next_step_); });
     start();
     const std::size_t s = next_step_;
     return take_counted([&] {
-      std::unique_lock lock(mutex_);
-      ready_cv_.wait(lock, [&] { return ready_.count(s) != 0 || failure_step_ <= s; });
-      if (ready_.count(s) == 0) std::rethrow_exception(failure_);
-      batch_type b = std::move(ready_.at(s));
-      ready_.erase(s);
-      consumed_ = s + 1;
-      space_cv_.notify_all();
-      return b;
+      std::exception_ptr failure;
+      {
+        std::unique_lock lock(mutex_);
+        ready_cv_.wait(lock, [&] { return ready_.count(s) != 0 || failure_step_ <= s; });
+        if (ready_.count(s) != 0) {
+          batch_type b = std::move(ready_.at(s));
+          ready_.erase(s);
+          consumed_ = s + 1;
+          space_cv_.notify_all();
+          return b;
+        }
+        failure = failure_;
+      }
+      stop();
+      std::rethrow_exception(failure);
     });
   }
 
@@ -313,10 +323,9 @@ class Loader {
   Transform<dim_type> transform_, strong_;
   std::size_t next_step_ = 0;
   LoaderStats stats_;
-  // The last epoch's order, shared by the workers so a batch does not reshuffle the dataset.
+  // The orders of the two latest epochs, shared by the workers so a batch does not reshuffle.
   mutable std::mutex order_mutex_;
-  mutable std::size_t order_epoch_ = 0;
-  mutable std::shared_ptr<const std::vector<std::size_t>> order_;
+  mutable std::pair<std::size_t, std::shared_ptr<const std::vector<std::size_t>>> orders_[2];
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
@@ -340,9 +349,25 @@ class SemiSupervisedLoader {
     Batch<dim_type> unlabeled;
   };
 
-  SemiSupervisedLoader(Loader<L>& labeled, Loader<U>& unlabeled) : labeled_(labeled), unlabeled_(unlabeled) {}
+  SemiSupervisedLoader(Loader<L>& labeled, Loader<U>& unlabeled) : labeled_(labeled), unlabeled_(unlabeled) {
+    if (labeled.options().seed == unlabeled.options().seed)
+      throw value_error("semi-supervised loader: the labeled and unlabeled loaders share seed " +
+                        std::to_string(labeled.options().seed) +
+                        "; give them different seeds so their orders and augmentations are independent");
+  }
 
-  Step next() { return {labeled_.next(), unlabeled_.next()}; }
+  // One batch of each stream. If the unlabeled stream fails, the labeled one is set back, so the
+  // two stay in step when the caller tries again.
+  Step next() {
+    const std::size_t at = labeled_.position();
+    Batch<dim_type> l = labeled_.next();
+    try {
+      return {std::move(l), unlabeled_.next()};
+    } catch (...) {
+      labeled_.seek(at);
+      throw;
+    }
+  }
   void seek(std::size_t s) {
     labeled_.seek(s);
     unlabeled_.seek(s);

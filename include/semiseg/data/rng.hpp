@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <string>
 
+#include "semiseg/core/error.hpp"
 #include "semiseg/core/philox.hpp"
 
 namespace semiseg::data {
@@ -17,6 +19,11 @@ inline constexpr std::uint32_t augment = 0x4155'0000u;
 inline constexpr std::uint32_t dataset = 0x4453'0000u;
 inline constexpr std::uint32_t split = 0x5350'0000u;
 }  // namespace streams
+
+// Fork purposes reserved by the data layer, kept clear of the small numbers transforms use.
+namespace forks {
+inline constexpr std::uint32_t strong_view = 0xFFFF'FFFFu;
+}  // namespace forks
 
 class Rng {
  public:
@@ -36,9 +43,11 @@ class Rng {
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   // Uniform integer in [lo, hi], both ends included.
   std::int64_t integer(std::int64_t lo, std::int64_t hi) {
-    const double span = static_cast<double>(hi - lo + 1);
-    const auto k = static_cast<std::int64_t>(std::floor(uniform() * span));
-    return lo + (k > hi - lo ? hi - lo : k);
+    if (hi < lo)
+      throw value_error("Rng::integer: empty range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+    const std::uint64_t span = static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo);
+    const auto k = static_cast<std::uint64_t>(std::floor(uniform() * (static_cast<double>(span) + 1.0)));
+    return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) + (k > span ? span : k));
   }
   bool bernoulli(double p) { return uniform() < p; }
   double normal() { return key_.normal<double>(base_ + next_++); }
