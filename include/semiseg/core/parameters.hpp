@@ -92,6 +92,9 @@ class Parameters {
   Tensor<T, D, flat>& values() { return values_; }
   Tensor<T, D, flat>& grads() { return grads_; }
   Tensor<T, D, flat>& buffers() { return buffers_; }
+  const Tensor<T, D, flat>& values() const { return values_; }
+  const Tensor<T, D, flat>& grads() const { return grads_; }
+  const Tensor<T, D, flat>& buffers() const { return buffers_; }
   T* value_data(bool buffer) {
     if (!finalized_) throw error("semiseg: parameters used before Parameters::finalize");
     return buffer ? buffers_.data() : values_.data();
