@@ -424,6 +424,241 @@ def make_schedule():
 
 
 # ---------------------------------------------------------------------------
+# Losses (tests/fixtures/loss/<loss>/<flat_|2d_|3d_case>; layout in tests/fixtures/loss/README.md)
+# ---------------------------------------------------------------------------
+
+LOSS_SHAPES = {"flat": (7, 4, ()), "2d": (2, 4, (5, 6)), "3d": (2, 3, (3, 4, 5))}
+
+
+def loss_cases(cases):
+    """Yield (case directory, N, C, spatial, params) for every prefix and case."""
+    for prefix, (n, c, sp) in LOSS_SHAPES.items():
+        for name, params in cases.items():
+            yield f"{prefix}_{name}", n, c, sp, params
+
+
+def loss_labels(n, sp, classes, ignore, ignore_fraction):
+    """Labels N×1×spatial in [0, classes), with about ignore_fraction set to `ignore`."""
+    y = torch.randint(0, classes, (n, 1) + sp)
+    if ignore_fraction > 0:
+        y[torch.rand(y.shape) < ignore_fraction] = ignore
+    return y
+
+
+def pixel_weights(n, sp):
+    return torch.rand((n, 1) + sp) * 2
+
+
+def save_loss(path, config, logits, value, extra):
+    save(path, "config", config)
+    save(path, "logits", logits)
+    save(path, "value", value.reshape(1))
+    save(path, "dlogits", logits.grad)
+    for name, tensor in extra.items():
+        save(path, name, tensor)
+
+
+def ce_reference(x, y, cw, ignore, eps, w):
+    """Mean cross-entropy as PyTorch, with per-pixel weights multiplying each pixel's term."""
+    t = y[:, 0]
+    if w is None:
+        return F.cross_entropy(x, t, weight=cw, ignore_index=ignore, label_smoothing=eps)
+    per = F.cross_entropy(x, t, weight=cw, ignore_index=ignore, label_smoothing=eps, reduction="none")
+    valid = t != ignore
+    norm = cw[t[valid]].sum() if cw is not None else valid.sum()
+    return (per * w[:, 0]).sum() / norm
+
+
+def dice_reference(x, y, ignore, include_background, batch, smooth_nr, smooth_dr, w):
+    """MONAI DiceLoss(softmax=True, to_onehot_y=True) with ignored pixels left out of every sum."""
+    c = x.shape[1]
+    p = torch.softmax(x, 1)
+    mask = (y != ignore).to(x.dtype)
+    if w is not None:
+        mask = mask * w  # each pixel's share of all three sums
+    g = F.one_hot(torch.where(y[:, 0] == ignore, 0, y[:, 0]), c).movedim(-1, 1).to(x.dtype)
+    if not include_background:
+        p, g = p[:, 1:], g[:, 1:]
+    axes = list(range(2, x.dim()))
+    if batch:
+        axes = [0] + axes
+    inter = (mask * p * g).sum(axes) if axes else mask * p * g
+    den = ((mask * p).sum(axes) + (mask * g).sum(axes)) if axes else mask * (p + g)
+    return (1 - (2 * inter + smooth_nr) / (den + smooth_dr)).mean()
+
+
+def make_losses():
+    ignore = -1
+
+    # cross_entropy config: ignore_index, label_smoothing
+    ce = {
+        "basic": dict(ignore=-1, frac=0.0, cw=False, eps=0.0, w=False),
+        "ignore": dict(ignore=-1, frac=0.3, cw=False, eps=0.0, w=False),
+        "ignore100": dict(ignore=-100, frac=0.3, cw=False, eps=0.0, w=False),
+        "class_weights": dict(ignore=-1, frac=0.3, cw=True, eps=0.0, w=False),
+        "smoothing": dict(ignore=-1, frac=0.3, cw=False, eps=0.2, w=False),
+        "weights_smoothing": dict(ignore=-1, frac=0.3, cw=True, eps=0.1, w=False),
+        "pixel_weights": dict(ignore=-1, frac=0.3, cw=True, eps=0.1, w=True),
+    }
+    for case, n, c, sp, o in loss_cases(ce):
+        path = start_case("loss/cross_entropy", case)
+        x = randn(n, c, *sp).requires_grad_(True)
+        y = loss_labels(n, sp, c, o["ignore"], o["frac"])
+        cw = torch.rand(c) + 0.5 if o["cw"] else None
+        w = pixel_weights(n, sp) if o["w"] else None
+        value = ce_reference(x, y, cw, o["ignore"], o["eps"], w)
+        if w is None:
+            check = ce_reference(x, y, cw, o["ignore"], o["eps"], torch.ones((n, 1) + sp))
+            assert torch.allclose(value, check), case
+        value.backward()
+        extra = {"target": y}
+        if cw is not None:
+            extra["class_weights"] = cw
+        if w is not None:
+            extra["weights"] = w
+        save_loss(path, [o["ignore"], o["eps"]], x, value, extra)
+
+    # binary_cross_entropy config: ignore_index; files: pos_weight [C], weights
+    bce = {
+        "basic": dict(c=1, frac=0.0, pw=False, w=False),
+        "channels": dict(c=3, frac=0.0, pw=False, w=False),
+        "ignore_pos_weight": dict(c=3, frac=0.3, pw=True, w=False),
+        "pixel_weights": dict(c=2, frac=0.3, pw=True, w=True),
+    }
+    for case, n, _, sp, o in loss_cases(bce):
+        path = start_case("loss/binary_cross_entropy", case)
+        c = o["c"]
+        x = (randn(n, c, *sp) * 3).requires_grad_(True)
+        y = torch.randint(0, 2, (n, c) + sp)
+        if o["frac"] > 0:
+            y[torch.rand(y.shape) < o["frac"]] = ignore
+        pw = torch.rand(c) * 3 + 0.2 if o["pw"] else None
+        w = pixel_weights(n, sp) if o["w"] else None
+        valid = y != ignore
+        pw_b = pw.view((c,) + (1,) * len(sp)) if pw is not None else None
+        per = F.binary_cross_entropy_with_logits(x, y.clamp(min=0).to(x.dtype), pos_weight=pw_b, reduction="none")
+        per = per * valid
+        if w is not None:
+            per = per * w
+        value = per.sum() / valid.sum()
+        if o["frac"] == 0 and w is None:
+            torch_mean = F.binary_cross_entropy_with_logits(x, y.to(x.dtype), pos_weight=pw_b)
+            assert torch.allclose(value, torch_mean), case
+        value.backward()
+        extra = {"target": y}
+        if pw is not None:
+            extra["pos_weight"] = pw
+        if w is not None:
+            extra["weights"] = w
+        save_loss(path, [ignore], x, value, extra)
+
+    # dice config: ignore_index, include_background, batch, smooth_nr, smooth_dr
+    dice = {
+        "basic": dict(frac=0.0, bg=1, batch=0, nr=1e-5, dr=1e-5, w=False),
+        "no_background": dict(frac=0.0, bg=0, batch=0, nr=1e-5, dr=1e-5, w=False),
+        "batch": dict(frac=0.2, bg=1, batch=1, nr=1e-5, dr=1e-5, w=False),
+        "ignore_smooth1": dict(frac=0.3, bg=1, batch=0, nr=1.0, dr=1.0, w=False),
+        "pixel_weights": dict(frac=0.3, bg=0, batch=1, nr=1e-5, dr=1e-5, w=True),
+    }
+    for case, n, c, sp, o in loss_cases(dice):
+        path = start_case("loss/dice", case)
+        x = randn(n, c, *sp).requires_grad_(True)
+        y = loss_labels(n, sp, c, ignore, o["frac"])
+        w = pixel_weights(n, sp) if o["w"] else None
+        value = dice_reference(x, y, ignore, o["bg"], o["batch"], o["nr"], o["dr"], w)
+        value.backward()
+        extra = {"target": y}
+        if w is not None:
+            extra["weights"] = w
+        save_loss(path, [ignore, o["bg"], o["batch"], o["nr"], o["dr"]], x, value, extra)
+
+    # dice_ce config: ignore_index, lambda_ce, lambda_dice, include_background, batch,
+    # label_smoothing; the Dice smooths are 1e-5
+    dice_ce = {
+        "basic": dict(frac=0.0, lce=1.0, ld=1.0, bg=1, batch=0, eps=0.0, cw=False),
+        "weighted": dict(frac=0.3, lce=0.5, ld=2.0, bg=0, batch=1, eps=0.1, cw=True),
+    }
+    for case, n, c, sp, o in loss_cases(dice_ce):
+        path = start_case("loss/dice_ce", case)
+        x = randn(n, c, *sp).requires_grad_(True)
+        y = loss_labels(n, sp, c, ignore, o["frac"])
+        cw = torch.rand(c) + 0.5 if o["cw"] else None
+        value = (o["lce"] * ce_reference(x, y, cw, ignore, o["eps"], None)
+                 + o["ld"] * dice_reference(x, y, ignore, o["bg"], o["batch"], 1e-5, 1e-5, None))
+        value.backward()
+        extra = {"target": y}
+        if cw is not None:
+            extra["class_weights"] = cw
+        save_loss(path, [ignore, o["lce"], o["ld"], o["bg"], o["batch"], o["eps"]], x, value, extra)
+
+    # focal config: ignore_index, gamma; files: alpha [C], weights
+    focal = {
+        "basic": dict(frac=0.0, gamma=2.0, alpha=False, w=False),
+        "gamma0": dict(frac=0.3, gamma=0.0, alpha=False, w=False),
+        "alpha_ignore": dict(frac=0.3, gamma=2.0, alpha=True, w=False),
+        "gamma1_5_pixel_weights": dict(frac=0.3, gamma=1.5, alpha=True, w=True),
+    }
+    for case, n, c, sp, o in loss_cases(focal):
+        path = start_case("loss/focal", case)
+        x = (randn(n, c, *sp) * 2).requires_grad_(True)
+        y = loss_labels(n, sp, c, ignore, o["frac"])
+        alpha = torch.rand(c) + 0.25 if o["alpha"] else None
+        w = pixel_weights(n, sp) if o["w"] else None
+        t = y[:, 0]
+        valid = t != ignore
+        safe = torch.where(valid, t, 0)
+        logp = torch.log_softmax(x, 1).gather(1, safe.unsqueeze(1))[:, 0]
+        per = -((1 - logp.exp()) ** o["gamma"]) * logp
+        if alpha is not None:
+            per = per * alpha[safe]
+        if w is not None:
+            per = per * w[:, 0]
+        value = (per * valid).sum() / valid.sum()
+        if o["gamma"] == 0 and alpha is None:
+            assert torch.allclose(value, F.cross_entropy(x, t, ignore_index=ignore)), case
+        value.backward()
+        extra = {"target": y}
+        if alpha is not None:
+            extra["alpha"] = alpha
+        if w is not None:
+            extra["weights"] = w
+        save_loss(path, [ignore, o["gamma"]], x, value, extra)
+
+    # softmax_mse and softmax_kl config: target_is_probability; files: teacher, weights
+    consistency = {
+        "logits": dict(prob=0, w=False),
+        "probabilities": dict(prob=1, w=False),
+        "pixel_weights": dict(prob=0, w=True),
+    }
+    for loss in ("softmax_mse", "softmax_kl"):
+        for case, n, c, sp, o in loss_cases(consistency):
+            path = start_case(f"loss/{loss}", case)
+            x = randn(n, c, *sp).requires_grad_(True)
+            teacher = randn(n, c, *sp) * 2
+            pt = torch.softmax(teacher, 1)
+            if o["prob"]:
+                teacher = pt
+            w = pixel_weights(n, sp) if o["w"] else torch.ones((n, 1) + sp)
+            if loss == "softmax_mse":
+                # METHODS.md: Σ (softmax_s − softmax_t)² / (C·|B|), |B| = N·plane positions
+                per = ((torch.softmax(x, 1) - pt) ** 2).sum(1, keepdim=True)
+                value = (per * w).sum() / x.numel()
+                if not o["w"]:
+                    assert torch.allclose(value, F.mse_loss(torch.softmax(x, 1), pt)), case
+            else:
+                # KL(p_t ‖ p_s) summed over classes, mean over the N·plane positions
+                per = F.kl_div(torch.log_softmax(x, 1), pt, reduction="none").sum(1, keepdim=True)
+                value = (per * w).sum() / (x.numel() // c)
+                if not o["w"] and not sp:
+                    assert torch.allclose(value, F.kl_div(torch.log_softmax(x, 1), pt, reduction="batchmean"))
+            value.backward()
+            extra = {"teacher": teacher}
+            if o["w"]:
+                extra["weights"] = w
+            save_loss(path, [o["prob"]], x, value, extra)
+
+
+# ---------------------------------------------------------------------------
 
 LAYERS = [
     ("conv", make_conv),
@@ -440,6 +675,10 @@ LAYERS = [
     ("add", make_add),
     ("optim", make_optim),
     ("schedule", make_schedule),
+    # Named one by one so that tests/fixtures/loss/README.md survives a regeneration.
+    (tuple(f"loss/{name}" for name in ("cross_entropy", "binary_cross_entropy", "dice", "dice_ce",
+                                       "focal", "softmax_mse", "softmax_kl")),
+     make_losses),
 ]
 
 
