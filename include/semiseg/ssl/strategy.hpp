@@ -1,0 +1,120 @@
+// The strategy contract. A strategy policy S names `Options` and a class template
+// `Runner<Model, Loss>` built as Runner(options, student, model_options, seed). Its
+// `step(inputs)` runs the forward and backward passes of one (micro-)batch and adds gradients into
+// the student's parameters (the trainer zeroes them and steps the optimizer); it returns the loss
+// parts it computed. `after_update(step)` runs after each optimizer step (an EMA teacher), and
+// `evaluation_model()` names a second model worth evaluating (the teacher), or nullptr. Strategies
+// see only model outputs and their gradients, so each works with every backbone, loss, dimension
+// and device that fit.
+#pragma once
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "semiseg/core/launch.hpp"
+#include "semiseg/core/tensor.hpp"
+#include "semiseg/loss/common.hpp"
+
+namespace semiseg::ssl {
+
+// One training step's data on the device, and where the run stands.
+template <class T, Device D, Dimension In, Dimension Out>
+struct StepInputs {
+  TensorView<const T, D, In> labeled;                 // N_l × C × spatial
+  TensorView<const std::int32_t, D, Out> targets;     // N_l × 1 (× spatial)
+  TensorView<const T, D, In> unlabeled;               // N_u × C × spatial; empty for Supervised
+  TensorView<const T, D, In> unlabeled_second_view;   // a second augmentation, when the loader makes one
+  double epoch = 0;          // epochs completed, with the fraction of the current one
+  double progress = 0;       // fraction of the whole run completed, in [0, 1]
+  std::size_t step = 0;      // optimizer steps taken so far
+  std::size_t total_steps = 1;
+  double grad_scale = 1;     // 1/k when k micro-batches are accumulated into one step
+};
+
+// Named loss parts of a step, for logs: ("supervised", v), ("unlabeled", v), ("weight", w), ...
+using LossParts = std::vector<std::pair<std::string, double>>;
+
+inline double total_of(const LossParts& parts, const std::vector<std::string>& names) {
+  double total = 0;
+  for (const auto& [name, value] : parts)
+    for (const std::string& n : names)
+      if (n == name) total += value;
+  return total;
+}
+
+namespace detail {
+
+// Arg-max class per position, set to `ignore` where the top softmax probability is below
+// `threshold`; one position per work item.
+template <class T>
+struct PseudoLabels {
+  const T* logits;
+  std::int32_t* labels;
+  index_t channels, plane;
+  T threshold;
+  std::int32_t ignore;
+  SEMISEG_HD void operator()(index_t p) const {
+    const index_t base = loss::detail::at(p, 0, channels, plane);
+    index_t best = 0;
+    for (index_t c = 1; c < channels; ++c)
+      if (logits[base + c * plane] > logits[base + best * plane]) best = c;
+    const loss::detail::LogSumExp<T> l = loss::detail::log_sum_exp(logits, base, channels, plane);
+    // p(best) = exp(x_best - max - log Σ) = exp(-log Σ), since x_best is the max.
+    const bool confident = threshold <= T(0) || math::exp(-l.log_sum) >= threshold;
+    labels[p] = confident ? static_cast<std::int32_t>(best) : ignore;
+  }
+};
+
+}  // namespace detail
+
+// Hard pseudo labels (N × 1 × spatial) from logits, with an optional confidence threshold.
+template <class T, Device D, Dimension Dim>
+void pseudo_labels(TensorView<const T, D, Dim> logits, Tensor<std::int32_t, D, Dim>& labels, double threshold,
+                   std::int32_t ignore) {
+  shape_of<Dim> s = logits.shape;
+  s[1] = 1;
+  labels.resize(s);
+  const index_t plane = logits.plane(), positions = logits.n() * plane;
+  launch<D>(positions, detail::PseudoLabels<T>{logits.data, labels.data(), logits.c(), plane, static_cast<T>(threshold),
+                                               ignore});
+}
+
+// dst += a·src, element-wise (gradients of one loss added into another's).
+template <class T, Device D, Dimension Dim>
+void add_scaled(TensorView<T, D, Dim> dst, T a, TensorView<const T, D, Dim> src) {
+  if (dst.size() != src.size()) throw shape_error("semiseg: add_scaled: sizes differ: " + dst.shape.str() + " and " + src.shape.str());
+  launch<D>(dst.size(), loss::detail::Axpy<T>{a, src.data, dst.data});
+}
+
+template <class T, Device D, Dimension Dim>
+void scale(TensorView<T, D, Dim> t, T a) {
+  if (a != T(1)) launch<D>(t.size(), loss::detail::Scale<T>{a, t.data});
+}
+
+// The first `count` samples of a batch, as a view.
+template <class T, Device D, Dimension Dim>
+TensorView<T, D, Dim> first_samples(TensorView<T, D, Dim> t, index_t count) {
+  shape_of<Dim> s = t.shape;
+  s[0] = count;
+  return {t.data, s};
+}
+
+// a and b stacked along N into out (same C × spatial).
+template <class T, Device D, Dimension Dim>
+void concat_samples(TensorView<const T, D, Dim> a, TensorView<const T, D, Dim> b, Tensor<T, D, Dim>& out) {
+  shape_of<Dim> s = a.shape;
+  for (int i = 1; i < s.rank; ++i)
+    if (b.shape[i] != s[i])
+      throw shape_error("semiseg: the labeled and unlabeled batches differ in shape: " + a.shape.str() + " and " +
+                        b.shape.str());
+  s[0] = a.n() + b.n();
+  out.resize(s);
+  copy<D, D>(out.data(), a.data, a.size());
+  copy<D, D>(out.data() + a.size(), b.data, b.size());
+}
+
+}  // namespace semiseg::ssl
