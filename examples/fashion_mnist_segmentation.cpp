@@ -22,7 +22,7 @@ namespace aug = semiseg::data::aug;
 struct Arguments {
   int dim = 2;
   std::vector<std::string> strategies{"supervised", "mean_teacher"};
-  std::size_t labeled = 100, unlabeled = 2000, epochs = 12, steps_per_epoch = 50, base_channels = 8, depth = 2;
+  std::size_t labeled = 100, unlabeled = 2000, epochs = 12, steps_per_epoch = 80, base_channels = 8, depth = 2;
   std::size_t threads = 1;
   std::uint64_t seed = 1;
   std::filesystem::path out = "runs/fashion_segmentation";
