@@ -1,5 +1,7 @@
 #include "semiseg/core/parameters.hpp"
 
+#include <type_traits>
+
 #include "support/harness.hpp"
 
 // Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
@@ -32,5 +34,10 @@ TEST_CASE("parameters: one flat buffer, deterministic initialisation, separate b
   CHECK_THROWS_AS(again.add("late", 3, Init::zeros()), error);
   CHECK_THROWS_AS(again.finalize(7), error);
 }
+
+// Layers point at their Parameters, so moving or copying them would leave dangling references.
+static_assert(!std::is_copy_constructible_v<Parameters<float, device>>);
+static_assert(!std::is_move_constructible_v<Parameters<float, device>>);
+static_assert(!std::is_move_assignable_v<Parameters<float, device>>);
 
 }  // namespace semiseg::test

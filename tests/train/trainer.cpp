@@ -80,6 +80,8 @@ void check_convergence(typename Strategy::Options strategy, std::size_t epochs =
   REQUIRE(r.last);
   CAPTURE(Strategy::name);
   CHECK(r.steps == epochs * 8);
+  REQUIRE(r.epochs.size() == epochs);
+  CHECK(ssl::total_of(r.epochs.back(), {"supervised"}) < ssl::total_of(r.epochs.front(), {"supervised"}));
   CHECK(r.last->student.mean_iou() > 0.7);
   CHECK(r.last->student.mean_iou() > before.student.mean_iou());
 }
@@ -100,22 +102,33 @@ TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: MeanTeacher", 
   check_convergence<Dim, ssl::MeanTeacher<>>({.consistency = 1.0, .rampup = 0.3});
 }
 
-TEST_CASE("classification: an MLP learns which half holds the square, with Pseudo-Label") {
-  using T = Trainer<dim2, backbone::MLP, loss::CrossEntropy, ssl::PseudoLabel, cpu, float>;
-  T::Options o;
-  o.model = {.in_features = 256, .hidden = {32}, .classes = 2, .dropout = 0.0};
+// Classification: an MLP learns which half holds the square.
+template <SpatialDimension Dim, class Strategy>
+void check_classification(typename Strategy::Options strategy) {
+  using T = Trainer<Dim, backbone::MLP, loss::CrossEntropy, Strategy, cpu, float>;
+  typename T::Options o;
+  o.model = {.in_features = Dim::spatial == 3 ? 8 * 256 : 256, .hidden = {32}, .classes = 2, .dropout = 0.0};
   o.optimizer.lr = 3e-3;
-  o.strategy = {.alpha_final = 0.5, .t1 = 0.5, .t2 = 1.0, .fractions = true, .threshold = 0.9};
+  o.strategy = strategy;
   o.labeled = {.batch_size = 8, .seed = 1, .threads = 1};
   o.unlabeled = {.batch_size = 8, .seed = 2, .threads = 1};
   T trainer(o);
-  Squares<dim2> labeled{.count = 64, .seed = 1}, unlabeled{.count = 64, .seed = 2, .labeled = false},
+  Squares<Dim> labeled{.count = 64, .seed = 1}, unlabeled{.count = 64, .seed = 2, .labeled = false},
       validation{.count = 32, .seed = 3};
   const FitResult r = trainer.fit(labeled, unlabeled, validation, {.epochs = 6, .progress = false});
   REQUIRE(r.last);
+  CAPTURE(Strategy::name);
   CHECK(r.last->student.top1() > 0.8);
+  CHECK(ssl::total_of(r.epochs.back(), {"supervised"}) < ssl::total_of(r.epochs.front(), {"supervised"}));
   const auto s = validation.get(0);
-  CHECK(trainer.predict_class(s.image) >= 0);
+  const std::int32_t c = trainer.predict_class(s.image);
+  CHECK((c == 0 || c == 1));
+}
+
+TEST_CASE_TEMPLATE("classification with an MLP in 2D and 3D: all strategies", Dim, dim2, dim3) {
+  check_classification<Dim, ssl::Supervised>({});
+  check_classification<Dim, ssl::PseudoLabel>({.alpha_final = 0.5, .t1 = 0.5, .t2 = 1.0, .fractions = true, .threshold = 0.9});
+  check_classification<Dim, ssl::MeanTeacher<>>({.consistency = 1.0, .rampup = 0.3});
 }
 
 // Weights after 2N steps equal those after N steps, a checkpoint, a new trainer and N more.

@@ -48,6 +48,12 @@ class Parameters {
   using value_type = T;
   using device = D;
 
+  // Layers hold ParamRefs that point at this object, so it stays where it was built: no copies
+  // and no moves (a model that must move keeps its Parameters on the heap).
+  Parameters() = default;
+  Parameters(const Parameters&) = delete;
+  Parameters& operator=(const Parameters&) = delete;
+
   struct Entry {
     std::string name;
     bool buffer;

@@ -65,6 +65,7 @@ struct Evaluation {
 struct FitResult {
   std::size_t steps = 0;
   double seconds = 0;
+  std::vector<ssl::LossParts> epochs{};  // each epoch's mean loss parts, in order
   std::optional<Evaluation> last{};  // the last validation
   double best_score = NAN;           // best validation mIoU (segmentation) or accuracy
   std::size_t best_epoch = 0;
@@ -195,6 +196,7 @@ class Trainer {
         }
         result.last = eval;
       }
+      result.epochs.push_back(sums);
       report(epoch + 1, fit, sums, eval);
       if (!fit.run_dir.empty()) {
         write_log(log, columns, fit.run_dir / "log.csv", epoch + 1, sums, eval, first_epoch > 0);
