@@ -76,6 +76,10 @@ Outcome run(const Arguments& args, const char* name, const data::FashionMnist& i
   o.unlabeled_transform = aug::Compose<Dim>{aug::Flip{}};
   // The teacher's view: the same geometry, its own brightness and noise.
   o.second_view = aug::Compose<Dim>{aug::Brightness{.min = 0.9, .max = 1.1}, aug::GaussianNoise{.sigma = 0.03}};
+  // Lee's T1/T2 of 100 and 600 epochs would keep α at 0 in a short run: ramp over the run instead.
+  if constexpr (std::is_same_v<Strategy, ss::ssl::PseudoLabel>)
+    o.strategy = {.alpha_final = 1.0, .t1 = 0.2, .t2 = 0.7, .fractions = true};
+  if constexpr (std::is_same_v<Strategy, ss::ssl::MeanTeacher<>>) o.strategy = {.consistency = 10.0, .rampup = 0.3};
   o.seed = args.seed;
   Trainer trainer(o);
   const ss::FitResult r = trainer.fit(labeled, unlabeled, validation,
