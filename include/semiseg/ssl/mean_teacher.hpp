@@ -87,11 +87,12 @@ struct MeanTeacher {
         teacher_in = teacher_input_.view();
       }
       const Context teacher_ctx{true, false, static_cast<std::uint32_t>(in.step) + 0x8000'0000u};
-      assign(teacher_logits_, teacher_.forward(teacher_in, teacher_ctx).view());
+      // The teacher's output stays valid until its next forward, so the loss reads it in place.
+      const auto& teacher_logits = teacher_.forward(teacher_in, teacher_ctx);
       const double consistency =
           options_.kind == Consistency::mse
-              ? mse_.value_and_grad(logits.view(), teacher_logits_.view(), consistency_grad_)
-              : kl_.value_and_grad(logits.view(), teacher_logits_.view(), consistency_grad_);
+              ? mse_.value_and_grad(logits.view(), teacher_logits.view(), consistency_grad_)
+              : kl_.value_and_grad(logits.view(), teacher_logits.view(), consistency_grad_);
 
       // d/dlogits = w·d(consistency) + [labeled rows] d(CE), all times the accumulation scale.
       scale(consistency_grad_.view(), static_cast<T>(w));
@@ -113,7 +114,7 @@ struct MeanTeacher {
     Model& student_;
     Model teacher_;
     Tensor<T, D, In> student_input_, teacher_input_;
-    Tensor<T, D, Out> grad_, consistency_grad_, teacher_logits_;
+    Tensor<T, D, Out> grad_, consistency_grad_;
     loss::SoftmaxMSE<T, D, Out> mse_;
     loss::SoftmaxKL<T, D, Out> kl_;
   };
