@@ -38,7 +38,7 @@ Outcome run(const Arguments& args, const char* name, const Splits& s) {
   using Trainer = ss::Trainer<ss::dim2, ss::backbone::MLP, ss::loss::CrossEntropy, Strategy, ss::cpu>;
   typename Trainer::Options o;
   o.model = {.in_features = 784, .hidden = {static_cast<ss::index_t>(args.hidden)}, .classes = 10, .dropout = 0.5};
-  o.optimizer.lr = 1e-3;
+  o.optimizer = ss::optim::AdamOptions{.lr = 1e-3};
   const std::size_t total = args.epochs * args.steps_per_epoch;
   o.schedule = ss::optim::Cosine{.t_max = static_cast<ss::index_t>(total), .min_factor = 0.05};
   o.labeled = {.batch_size = 32, .seed = args.seed * 2 + 1, .threads = 1};

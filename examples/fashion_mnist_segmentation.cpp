@@ -65,7 +65,7 @@ Outcome run(const Arguments& args, const char* name, const data::FashionMnist& i
              .classes = static_cast<ss::index_t>(Composite<Dim>::classes),
              .base_channels = static_cast<ss::index_t>(args.base_channels),
              .depth = static_cast<ss::index_t>(args.depth)};
-  o.optimizer.lr = 3e-3;
+  o.optimizer = ss::optim::AdamOptions{.lr = 3e-3};
   const std::size_t total = args.epochs * args.steps_per_epoch;
   o.schedule = ss::optim::Cosine{.t_max = static_cast<ss::index_t>(total), .min_factor = 0.05};
   // A 3D volume holds 32 canvases' worth of voxels, so its batches are smaller.

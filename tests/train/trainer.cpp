@@ -60,7 +60,7 @@ template <SpatialDimension Dim, class Strategy>
 typename SegTrainer<Dim, Strategy>::Options seg_options(typename Strategy::Options strategy = {}) {
   typename SegTrainer<Dim, Strategy>::Options o;
   o.model = {.in_channels = 1, .classes = 2, .base_channels = 4, .depth = 1};
-  o.optimizer.lr = 1e-2;
+  o.optimizer = optim::AdamOptions{.lr = 1e-2};
   o.strategy = strategy;
   o.labeled = {.batch_size = 4, .seed = 1, .threads = 1};
   o.unlabeled = {.batch_size = 8, .seed = 2, .threads = 1};
@@ -71,8 +71,11 @@ typename SegTrainer<Dim, Strategy>::Options seg_options(typename Strategy::Optio
 // Trains for a few epochs and checks that the supervised loss falls and validation mIoU rises
 // well above chance (a constant prediction scores at most about 0.4 here).
 template <SpatialDimension Dim, class Strategy>
-void check_convergence(typename Strategy::Options strategy, std::size_t epochs = 4) {
-  SegTrainer<Dim, Strategy> trainer(seg_options<Dim, Strategy>(strategy));
+void check_convergence(typename Strategy::Options strategy, std::size_t epochs = 4,
+                       std::optional<optim::OptimizerOptions> optimizer = {}) {
+  auto options = seg_options<Dim, Strategy>(strategy);
+  if (optimizer) options.optimizer = *optimizer;
+  SegTrainer<Dim, Strategy> trainer(options);
   Squares<Dim> labeled{.count = 32, .seed = 1}, unlabeled{.count = 64, .seed = 2, .labeled = false},
       validation{.count = 16, .seed = 3};
   const Evaluation before = trainer.evaluate(validation);
@@ -90,6 +93,10 @@ TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: Supervised", D
   check_convergence<Dim, ssl::Supervised>({});
 }
 
+TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: Supervised with SGD", Dim, dim2, dim3) {
+  check_convergence<Dim, ssl::Supervised>({}, 4, optim::SgdOptions{.lr = 0.05, .momentum = 0.9});
+}
+
 TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: PseudoLabel", Dim, dim2, dim3) {
   check_convergence<Dim, ssl::PseudoLabel>({.alpha_final = 1.0, .t1 = 0.25, .t2 = 0.75, .fractions = true});
 }
@@ -102,13 +109,28 @@ TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: MeanTeacher", 
   check_convergence<Dim, ssl::MeanTeacher<>>({.consistency = 1.0, .rampup = 0.3});
 }
 
+TEST_CASE("Mean Teacher's EMA decay: tied to the run, fixed, or the paper's two phases") {
+  using MT = ssl::MeanTeacher<>;
+  CHECK(MT::decay({}, 0, 960) == doctest::Approx(1.0 - 10.0 / 960));
+  CHECK(MT::decay({}, 0, 50) == doctest::Approx(0.9));       // short runs: at least 0.9
+  CHECK(MT::decay({}, 0, 100000) == doctest::Approx(0.999)); // long runs: at most 0.999
+  CHECK(MT::decay({.ema_decay = 0.995}, 500, 1000) == 0.995);
+  const MT::Options paper{.rampup = 0.3, .ema_decay = 0.999, .ema_decay_rampup = 0.99};
+  CHECK(MT::decay(paper, 0, 1000) == 0.99);
+  CHECK(MT::decay(paper, 299, 1000) == 0.99);
+  CHECK(MT::decay(paper, 300, 1000) == 0.999);
+  CHECK(MT::decay(paper, 999, 1000) == 0.999);
+  const auto build = [] { SegTrainer<dim2, MT> t(seg_options<dim2, MT>({.ema_decay_rampup = 1.5})); };
+  CHECK_THROWS_WITH_AS(build(), "MeanTeacher: ema_decay_rampup must lie in [0, 1]", value_error);
+}
+
 // Classification: an MLP learns which half holds the square.
 template <SpatialDimension Dim, class Strategy>
 void check_classification(typename Strategy::Options strategy) {
   using T = Trainer<Dim, backbone::MLP, loss::CrossEntropy, Strategy, cpu, float>;
   typename T::Options o;
   o.model = {.in_features = Dim::spatial == 3 ? 8 * 256 : 256, .hidden = {32}, .classes = 2, .dropout = 0.0};
-  o.optimizer.lr = 3e-3;
+  o.optimizer = optim::AdamOptions{.lr = 3e-3};
   o.strategy = strategy;
   o.labeled = {.batch_size = 8, .seed = 1, .threads = 1};
   o.unlabeled = {.batch_size = 8, .seed = 2, .threads = 1};
@@ -133,13 +155,14 @@ TEST_CASE_TEMPLATE("classification with an MLP in 2D and 3D: all strategies", Di
 
 // Weights after 2N steps equal those after N steps, a checkpoint, a new trainer and N more.
 template <class Strategy>
-void check_resume(const char* name) {
+void check_resume(const char* name, std::optional<optim::OptimizerOptions> optimizer = {}) {
   const fs::path dir = fs::temp_directory_path() / (std::string("semiseg_resume_") + name);
   fs::remove_all(dir);
   Squares<dim2> labeled{.count = 16, .seed = 1}, unlabeled{.count = 32, .seed = 2, .labeled = false},
       validation{.count = 8, .seed = 3};
   auto options = seg_options<dim2, Strategy>();
   options.labeled.threads = 2;
+  if (optimizer) options.optimizer = *optimizer;
   // The second view exercises the loader's strong stream through the resume.
   options.second_view = data::aug::GaussianNoise{.sigma = 0.05};
   SegTrainer<dim2, Strategy> straight(options);
@@ -162,6 +185,29 @@ void check_resume(const char* name) {
 TEST_CASE("resume from a checkpoint is bit-identical: Supervised and MeanTeacher") {
   check_resume<ssl::Supervised>("supervised");
   check_resume<ssl::MeanTeacher<>>("mean_teacher");
+}
+
+TEST_CASE("resume is bit-identical with SGD's momentum buffer and with AdamW") {
+  check_resume<ssl::Supervised>("supervised_sgd", optim::SgdOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true});
+  check_resume<ssl::PseudoLabel>("pseudo_label_adamw", optim::AdamWOptions{.lr = 1e-2});
+}
+
+TEST_CASE("a checkpoint of another optimizer is refused") {
+  const fs::path path = fs::temp_directory_path() / "semiseg_other_optimizer.safetensors";
+  SegTrainer<dim2, ssl::Supervised> adam(seg_options<dim2, ssl::Supervised>());
+  adam.save(path);
+  auto options = seg_options<dim2, ssl::Supervised>();
+  options.optimizer = optim::SgdOptions{.lr = 0.1};
+  SegTrainer<dim2, ssl::Supervised> sgd(options);
+  CHECK_THROWS_WITH_AS(sgd.load(path), doctest::Contains("optimizer adam, this trainer uses sgd"), value_error);
+  fs::remove(path);
+}
+
+TEST_CASE("bad optimizer options are refused when the trainer is built") {
+  auto options = seg_options<dim2, ssl::Supervised>();
+  options.optimizer = optim::SgdOptions{.lr = 0.1, .nesterov = true};
+  const auto build = [&] { SegTrainer<dim2, ssl::Supervised> t(options); };
+  CHECK_THROWS_WITH_AS(build(), doctest::Contains("nesterov"), value_error);
 }
 
 TEST_CASE("a checkpoint of another strategy is refused") {

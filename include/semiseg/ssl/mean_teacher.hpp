@@ -8,7 +8,8 @@
 //
 // Budget-aware defaults (METHODS.md, "Budgets"): the ramp-up is a fraction of the run, and the
 // decay, when not set, is tied to the run's length: 1 − 10/total_steps, kept in [0.9, 0.999], so
-// a short CPU run's teacher does not lag far behind its student.
+// a short CPU run's teacher does not lag far behind its student. The paper's two-phase schedule,
+// 0.99 during the ramp-up and 0.999 after it, is `ema_decay_rampup = 0.99, ema_decay = 0.999`.
 #pragma once
 
 #include <algorithm>
@@ -28,6 +29,7 @@ struct MeanTeacherOptions {
   Consistency kind = Consistency::mse;
   double rampup = 0.3;                 // sigmoid ramp-up length, as a fraction of the run
   std::optional<double> ema_decay{};   // unset: tied to the run's length (see above)
+  std::optional<double> ema_decay_rampup{};  // the decay during the ramp-up; unset: ema_decay throughout
   optim::BufferUpdate buffers = optim::BufferUpdate::copy;
   double warmup_epochs = 0;            // supervised only before this epoch
 };
@@ -38,7 +40,10 @@ struct MeanTeacher {
   static constexpr const char* name = "MeanTeacher";
   static constexpr bool uses_unlabeled = true;
 
-  static double decay(const Options& o, std::size_t total_steps) {
+  // The EMA decay at `step` of a run of `total_steps` (before mean_teacher_decay's start-up cap).
+  static double decay(const Options& o, std::size_t step, std::size_t total_steps) {
+    const double ramp_end = o.rampup * static_cast<double>(total_steps);
+    if (o.ema_decay_rampup && static_cast<double>(step) < ramp_end) return *o.ema_decay_rampup;
     if (o.ema_decay) return *o.ema_decay;
     return std::clamp(1.0 - 10.0 / static_cast<double>(std::max<std::size_t>(total_steps, 1)), 0.9, 0.999);
   }
@@ -61,6 +66,8 @@ struct MeanTeacher {
       if (options_.consistency < 0) throw value_error("MeanTeacher: consistency must be >= 0");
       if (options_.ema_decay && !(*options_.ema_decay >= 0 && *options_.ema_decay <= 1))
         throw value_error("MeanTeacher: ema_decay must lie in [0, 1]");
+      if (options_.ema_decay_rampup && !(*options_.ema_decay_rampup >= 0 && *options_.ema_decay_rampup <= 1))
+        throw value_error("MeanTeacher: ema_decay_rampup must lie in [0, 1]");
       optim::copy_parameters(teacher_.parameters(), student_.parameters());
     }
 
@@ -104,7 +111,7 @@ struct MeanTeacher {
 
     void after_update(std::size_t step, std::size_t total_steps) {
       optim::ema_update(teacher_.parameters(), student_.parameters(),
-                        optim::mean_teacher_decay(step, decay(options_, total_steps)), options_.buffers);
+                        optim::mean_teacher_decay(step, decay(options_, step, total_steps)), options_.buffers);
     }
     Model* evaluation_model() { return &teacher_; }
     Model& teacher() { return teacher_; }

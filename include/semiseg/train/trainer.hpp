@@ -2,7 +2,7 @@
 // strategy × device, with sizes and hyper-parameters in run-time options. Contract: a wrong
 // combination fails where the type is named, with a one-sentence static_assert; fit() draws
 // labeled (and, for semi-supervised strategies, unlabeled) batches from deterministic loaders,
-// lets the strategy add gradients, steps Adam, evaluates, logs and checkpoints; a run resumed
+// lets the strategy add gradients, steps the optimizer (Adam, AdamW or SGD), evaluates, logs and checkpoints; a run resumed
 // from its checkpoint continues bit for bit on CPU.
 #pragma once
 
@@ -29,7 +29,7 @@
 #include "semiseg/data/loader.hpp"
 #include "semiseg/loss/loss.hpp"
 #include "semiseg/metrics/confusion.hpp"
-#include "semiseg/optim/adam.hpp"
+#include "semiseg/optim/optimizer.hpp"
 #include "semiseg/ssl/strategy.hpp"
 #include "semiseg/train/safetensors.hpp"
 
@@ -93,7 +93,8 @@ class Trainer {
 
   struct Options {
     typename Model::Options model{};
-    optim::AdamOptions optimizer{};
+    // Adam, AdamW or SGD, chosen by the options' type: `o.optimizer = optim::SgdOptions{...}`.
+    optim::OptimizerOptions optimizer{};
     // The learning-rate factor at each optimizer step (optim::Cosine, Poly, ...); empty: constant.
     std::function<double(index_t)> schedule{};
     typename Strategy::Options strategy{};
@@ -111,7 +112,7 @@ class Trainer {
       : options_(std::move(options)),
         model_(options_.model, options_.seed, "model"),
         loss_(options_.loss),
-        adam_(options_.optimizer),
+        optimizer_(options_.optimizer),
         runner_(options_.strategy, model_, options_.model, options_.seed) {}
 
   Model& model() { return model_; }
@@ -177,9 +178,10 @@ class Trainer {
           const ssl::LossParts parts = runner_.step(in, loss_);
           accumulate(sums, parts, 1.0 / static_cast<double>(fit.accumulate * per_epoch));
         }
-        const double lr = options_.optimizer.lr * (options_.schedule ? options_.schedule(static_cast<index_t>(step_)) : 1.0);
-        adam_.set_lr(lr);
-        adam_.step(model_.parameters());
+        const double lr = optim::initial_lr(options_.optimizer) *
+                          (options_.schedule ? options_.schedule(static_cast<index_t>(step_)) : 1.0);
+        optimizer_.set_lr(lr);
+        optimizer_.step(model_.parameters());
         runner_.after_update(step_, total);
         ++step_;
         if (fit.progress) show_progress(epoch, it + 1, per_epoch, start, sums, it + 1);
@@ -268,22 +270,18 @@ class Trainer {
     return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
 
-  // Writes the run's state: weights and buffers, Adam's moments, the strategy's models, the step.
+  // Writes the run's state: weights and buffers, the optimizer's state, the strategy's models, the step.
   void save(const std::filesystem::path& path, std::size_t epoch = 0) {
     train::SafeTensors st;
     st.add("model.values", model_.parameters().values());
     st.add("model.buffers", model_.parameters().buffers());
-    if (adam_.state().steps > 0) {
-      st.add("adam.exp_avg", adam_.state().exp_avg);
-      st.add("adam.exp_avg_sq", adam_.state().exp_avg_sq);
-    }
+    optimizer_.save(st);
     if (Model* teacher = runner_.evaluation_model()) {
       st.add("teacher.values", teacher->parameters().values());
       st.add("teacher.buffers", teacher->parameters().buffers());
     }
     st.metadata["semiseg.step"] = std::to_string(step_);
     st.metadata["semiseg.epoch"] = std::to_string(epoch);
-    st.metadata["semiseg.adam_steps"] = std::to_string(adam_.state().steps);
     st.metadata["semiseg.strategy"] = Strategy::name;
     st.metadata["semiseg.dimension"] = Dim::name;
     train::write_safetensors(path, st);
@@ -301,13 +299,7 @@ class Trainer {
                         " run, this trainer is " + Strategy::name + " " + Dim::name);
     st.get_into("model.values", model_.parameters().values().view());
     st.get_into("model.buffers", model_.parameters().buffers().view());
-    adam_.state().steps = static_cast<index_t>(std::stoll(meta("semiseg.adam_steps")));
-    if (adam_.state().steps > 0) {
-      adam_.state().exp_avg.resize(model_.parameters().values().shape());
-      adam_.state().exp_avg_sq.resize(model_.parameters().values().shape());
-      st.get_into("adam.exp_avg", adam_.state().exp_avg.view());
-      st.get_into("adam.exp_avg_sq", adam_.state().exp_avg_sq.view());
-    }
+    optimizer_.load(st, path.string(), model_.parameters().size());
     if (Model* teacher = runner_.evaluation_model()) {
       st.get_into("teacher.values", teacher->parameters().values().view());
       st.get_into("teacher.buffers", teacher->parameters().buffers().view());
@@ -369,8 +361,9 @@ class Trainer {
   }
 
   void banner(const FitOptions& fit, std::size_t per_epoch) const {
-    std::printf("semiseg: %s on %s, %s, %s, %d thread(s); %zu epochs of %zu steps%s\n", Strategy::name, Dev::name,
-                Dim::name, segmentation ? "segmentation" : "classification", max_threads(), fit.epochs, per_epoch,
+    std::printf("semiseg: %s on %s, %s, %s, %s, %d thread(s); %zu epochs of %zu steps%s\n", Strategy::name, Dev::name,
+                Dim::name, segmentation ? "segmentation" : "classification", optimizer_.name(), max_threads(), fit.epochs,
+                per_epoch,
                 step_ ? (", resumed at step " + std::to_string(step_)).c_str() : "");
     std::fflush(stdout);
   }
@@ -398,7 +391,7 @@ class Trainer {
 
   void report(std::size_t epoch, const FitOptions& fit, const ssl::LossParts& sums, const std::optional<Evaluation>& e) {
     if (!fit.progress) return;
-    std::printf("epoch %zu/%zu  lr %.3g", epoch, fit.epochs, adam_.lr());
+    std::printf("epoch %zu/%zu  lr %.3g", epoch, fit.epochs, optimizer_.lr());
     for (const auto& [name, value] : sums) std::printf("  %s %.4f", name.c_str(), value);
     if (e) {
       std::printf("  val %s %.4f", segmentation ? "mIoU" : "accuracy", headline(e->student));
@@ -421,7 +414,7 @@ class Trainer {
         log << ",val_score,teacher_score\n";
       }
     }
-    log << epoch << ',' << step_ << ',' << adam_.lr();
+    log << epoch << ',' << step_ << ',' << optimizer_.lr();
     for (const std::string& c : columns) log << ',' << ssl::total_of(sums, {c});
     log << ',' << (e ? headline(e->student) : NAN) << ',' << (e && e->teacher ? headline(*e->teacher) : NAN) << '\n';
     log.flush();
@@ -430,7 +423,7 @@ class Trainer {
   Options options_;
   Model model_;
   SupLoss loss_;
-  optim::Adam<T, Dev> adam_;
+  optim::Optimizer<T, Dev> optimizer_;
   Runner runner_;
   std::size_t step_ = 0;
   Tensor<T, Dev, Dim> labeled_, unlabeled_, second_;
