@@ -4,6 +4,10 @@
 //
 //   fashion_mnist_classification [--strategies supervised,pseudo_label,mean_teacher]
 //       [--per-class N] [--epochs E] [--steps-per-epoch S] [--hidden H] [--seed S] [--out DIR]
+//       [--translate PIXELS] [--noise SIGMA] [--pl-threshold P] [--consistency W]
+//
+// --translate shifts every training image by up to PIXELS (0: no geometric augmentation); the
+// teacher's view of Mean Teacher gets its own shift and Gaussian noise of SIGMA on top.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,7 +22,8 @@ namespace data = semiseg::data;
 
 struct Arguments {
   std::vector<std::string> strategies{"supervised", "pseudo_label", "mean_teacher"};
-  std::size_t per_class = 100, epochs = 10, steps_per_epoch = 100, hidden = 5000;
+  std::size_t per_class = 100, epochs = 10, steps_per_epoch = 100, hidden = 5000, translate = 0;
+  double noise = 0.05, pl_threshold = 0.0, consistency = 10.0;
   std::uint64_t seed = 1;
   std::filesystem::path out = "runs/fashion_classification";
 };
@@ -43,11 +48,20 @@ Outcome run(const Arguments& args, const char* name, const Splits& s) {
   o.schedule = ss::optim::Cosine{.t_max = static_cast<ss::index_t>(total), .min_factor = 0.05};
   o.labeled = {.batch_size = 32, .seed = args.seed * 2 + 1, .threads = 1};
   o.unlabeled = {.batch_size = 96, .seed = args.seed * 2 + 2, .threads = 1};
-  // Mean Teacher's two views differ by input noise, as in its reference setup.
-  o.second_view = data::aug::GaussianNoise{.sigma = 0.05};
+  // Mean Teacher's two views differ by a shift and input noise, as in its reference setup.
+  if (args.translate > 0) {
+    const double f = (static_cast<double>(args.translate) + 0.5) / 28.0;  // floor(f·28) = translate
+    const data::aug::Translate shift{.fraction_depth = 0, .fraction_height = f, .fraction_width = f};
+    o.labeled_transform = shift;
+    o.unlabeled_transform = shift;
+    o.second_view = data::aug::Compose<ss::dim2>{shift, data::aug::GaussianNoise{.sigma = args.noise}};
+  } else {
+    o.second_view = data::aug::GaussianNoise{.sigma = args.noise};
+  }
   if constexpr (std::is_same_v<Strategy, ss::ssl::PseudoLabel>)
-    o.strategy = {.alpha_final = 3.0, .t1 = 0.2, .t2 = 0.7, .fractions = true};
-  if constexpr (std::is_same_v<Strategy, ss::ssl::MeanTeacher<>>) o.strategy = {.consistency = 10.0, .rampup = 0.3};
+    o.strategy = {.alpha_final = 3.0, .t1 = 0.2, .t2 = 0.7, .fractions = true, .threshold = args.pl_threshold};
+  if constexpr (std::is_same_v<Strategy, ss::ssl::MeanTeacher<>>)
+    o.strategy = {.consistency = args.consistency, .rampup = 0.3};
   o.seed = args.seed;
   Trainer trainer(o);
   const data::Subset<data::FashionMnist> labeled(s.train, s.labeled), validation(s.train, s.validation);
@@ -81,6 +95,10 @@ int main(int argc, char** argv) {
     else if (a == "--steps-per-epoch" && more) args.steps_per_epoch = number();
     else if (a == "--hidden" && more) args.hidden = number();
     else if (a == "--seed" && more) args.seed = number();
+    else if (a == "--translate" && more) args.translate = number();
+    else if (a == "--noise" && more) args.noise = std::strtod(argv[++i], nullptr);
+    else if (a == "--pl-threshold" && more) args.pl_threshold = std::strtod(argv[++i], nullptr);
+    else if (a == "--consistency" && more) args.consistency = std::strtod(argv[++i], nullptr);
     else if (a == "--out" && more) args.out = argv[++i];
     else {
       std::fprintf(stderr, "usage: see the comment at the top of fashion_mnist_classification.cpp; bad argument: %s\n",

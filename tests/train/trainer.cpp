@@ -15,6 +15,11 @@ namespace semiseg::test {
 
 namespace fs = std::filesystem;
 
+// Scratch paths carry the device's name, so the cpu and cuda variants can run side by side.
+fs::path scratch(const std::string& stem, const std::string& extension = "") {
+  return fs::temp_directory_path() / (stem + "_" + device::name + extension);
+}
+
 // Noisy images with one bright square (class 1) on a dark background (class 0), placed at random:
 // a task a one-level U-Net learns in a few seconds. With `classify`, the label says whether the
 // square is in the left or the right half.
@@ -53,8 +58,17 @@ struct Squares {
   }
 };
 
+// One loader thread; built by assignment because nvcc 13.0 misreads these designated initializers.
+data::LoaderOptions loader_options(std::size_t batch_size, std::uint64_t seed) {
+  data::LoaderOptions o;
+  o.batch_size = batch_size;
+  o.seed = seed;
+  o.threads = 1;
+  return o;
+}
+
 template <SpatialDimension Dim, class Strategy>
-using SegTrainer = Trainer<Dim, backbone::UNet, loss::CrossEntropy, Strategy, cpu, float>;
+using SegTrainer = Trainer<Dim, backbone::UNet, loss::CrossEntropy, Strategy, device, float>;
 
 template <SpatialDimension Dim, class Strategy>
 typename SegTrainer<Dim, Strategy>::Options seg_options(typename Strategy::Options strategy = {}) {
@@ -62,8 +76,8 @@ typename SegTrainer<Dim, Strategy>::Options seg_options(typename Strategy::Optio
   o.model = {.in_channels = 1, .classes = 2, .base_channels = 4, .depth = 1};
   o.optimizer = optim::AdamOptions{.lr = 1e-2};
   o.strategy = strategy;
-  o.labeled = {.batch_size = 4, .seed = 1, .threads = 1};
-  o.unlabeled = {.batch_size = 8, .seed = 2, .threads = 1};
+  o.labeled = loader_options(4, 1);
+  o.unlabeled = loader_options(8, 2);
   o.seed = 3;
   return o;
 }
@@ -127,13 +141,13 @@ TEST_CASE("Mean Teacher's EMA decay: tied to the run, fixed, or the paper's two 
 // Classification: an MLP learns which half holds the square.
 template <SpatialDimension Dim, class Strategy>
 void check_classification(typename Strategy::Options strategy) {
-  using T = Trainer<Dim, backbone::MLP, loss::CrossEntropy, Strategy, cpu, float>;
+  using T = Trainer<Dim, backbone::MLP, loss::CrossEntropy, Strategy, device, float>;
   typename T::Options o;
   o.model = {.in_features = Dim::spatial == 3 ? 8 * 256 : 256, .hidden = {32}, .classes = 2, .dropout = 0.0};
   o.optimizer = optim::AdamOptions{.lr = 3e-3};
   o.strategy = strategy;
-  o.labeled = {.batch_size = 8, .seed = 1, .threads = 1};
-  o.unlabeled = {.batch_size = 8, .seed = 2, .threads = 1};
+  o.labeled = loader_options(8, 1);
+  o.unlabeled = loader_options(8, 2);
   T trainer(o);
   Squares<Dim> labeled{.count = 64, .seed = 1}, unlabeled{.count = 64, .seed = 2, .labeled = false},
       validation{.count = 32, .seed = 3};
@@ -156,7 +170,7 @@ TEST_CASE_TEMPLATE("classification with an MLP in 2D and 3D: all strategies", Di
 // Weights after 2N steps equal those after N steps, a checkpoint, a new trainer and N more.
 template <class Strategy>
 void check_resume(const char* name, std::optional<optim::OptimizerOptions> optimizer = {}) {
-  const fs::path dir = fs::temp_directory_path() / (std::string("semiseg_resume_") + name);
+  const fs::path dir = scratch(std::string("semiseg_resume_") + name);
   fs::remove_all(dir);
   Squares<dim2> labeled{.count = 16, .seed = 1}, unlabeled{.count = 32, .seed = 2, .labeled = false},
       validation{.count = 8, .seed = 3};
@@ -193,7 +207,7 @@ TEST_CASE("resume is bit-identical with SGD's momentum buffer and with AdamW") {
 }
 
 TEST_CASE("a checkpoint of another optimizer is refused") {
-  const fs::path path = fs::temp_directory_path() / "semiseg_other_optimizer.safetensors";
+  const fs::path path = scratch("semiseg_other_optimizer", ".safetensors");
   SegTrainer<dim2, ssl::Supervised> adam(seg_options<dim2, ssl::Supervised>());
   adam.save(path);
   auto options = seg_options<dim2, ssl::Supervised>();
@@ -211,7 +225,7 @@ TEST_CASE("bad optimizer options are refused when the trainer is built") {
 }
 
 TEST_CASE("a checkpoint of another strategy is refused") {
-  const fs::path path = fs::temp_directory_path() / "semiseg_other_strategy.safetensors";
+  const fs::path path = scratch("semiseg_other_strategy", ".safetensors");
   SegTrainer<dim2, ssl::Supervised> supervised(seg_options<dim2, ssl::Supervised>());
   supervised.save(path);
   SegTrainer<dim2, ssl::PseudoLabel> pseudo(seg_options<dim2, ssl::PseudoLabel>());

@@ -39,6 +39,7 @@ struct ConvLargeOptions {
 template <class T, Device D, SpatialDimension Dim>
 class ConvLarge {
  public:
+  static constexpr const char* name = "ConvLarge";
   using value_type = T;
   using device = D;
   using input_dim = Dim;

@@ -29,6 +29,7 @@ struct MLPOptions {
 template <class T, Device D, Dimension Dim>
 class MLP {
  public:
+  static constexpr const char* name = "MLP";
   using value_type = T;
   using device = D;
   using input_dim = Dim;

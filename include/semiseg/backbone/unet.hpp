@@ -39,6 +39,7 @@ struct UNetOptions {
 template <class T, Device D, SpatialDimension Dim>
 class UNet {
  public:
+  static constexpr const char* name = "UNet";
   using value_type = T;
   using device = D;
   using input_dim = Dim;

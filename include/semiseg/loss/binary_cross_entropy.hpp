@@ -80,6 +80,7 @@ struct BinaryCrossEntropyGrad {
 template <class T, Device D, Dimension Dim>
 class BinaryCrossEntropy {
  public:
+  static constexpr const char* name = "BinaryCrossEntropy";
   using value_type = T;
   using device = D;
   using dim = Dim;

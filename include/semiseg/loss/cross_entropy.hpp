@@ -89,6 +89,7 @@ struct CrossEntropyGrad {
 template <class T, Device D, Dimension Dim>
 class CrossEntropy {
  public:
+  static constexpr const char* name = "CrossEntropy";
   using value_type = T;
   using device = D;
   using dim = Dim;

@@ -86,6 +86,7 @@ struct DiceGrad {
 template <class T, Device D, Dimension Dim>
 class Dice {
  public:
+  static constexpr const char* name = "Dice";
   using value_type = T;
   using device = D;
   using dim = Dim;

@@ -13,6 +13,7 @@ namespace semiseg::loss {
 template <class T, Device D, Dimension Dim>
 class DiceCE {
  public:
+  static constexpr const char* name = "DiceCE";
   using value_type = T;
   using device = D;
   using dim = Dim;

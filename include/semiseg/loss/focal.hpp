@@ -82,6 +82,7 @@ struct FocalGrad {
 template <class T, Device D, Dimension Dim>
 class Focal {
  public:
+  static constexpr const char* name = "Focal";
   using value_type = T;
   using device = D;
   using dim = Dim;

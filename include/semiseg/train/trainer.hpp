@@ -361,11 +361,18 @@ class Trainer {
   }
 
   void banner(const FitOptions& fit, std::size_t per_epoch) const {
-    std::printf("semiseg: %s on %s, %s, %s, %s, %d thread(s); %zu epochs of %zu steps%s\n", Strategy::name, Dev::name,
-                Dim::name, segmentation ? "segmentation" : "classification", optimizer_.name(), max_threads(), fit.epochs,
-                per_epoch,
+    std::printf("semiseg: %s, %s, %s on %s, %s, %s, %s, %d thread(s); %zu epochs of %zu steps%s\n", Strategy::name,
+                policy_name<Model>(), policy_name<SupLoss>(), Dev::name, Dim::name,
+                segmentation ? "segmentation" : "classification", optimizer_.name(), max_threads(), fit.epochs, per_epoch,
                 step_ ? (", resumed at step " + std::to_string(step_)).c_str() : "");
     std::fflush(stdout);
+  }
+
+  // A policy's `name` for the banner; a user's own policy need not have one.
+  template <class P>
+  static const char* policy_name() {
+    if constexpr (requires { P::name; }) return P::name;
+    else return "(unnamed)";
   }
 
   static int max_threads() {
