@@ -2,8 +2,8 @@
 // strategy × device, with sizes and hyper-parameters in run-time options. Contract: a wrong
 // combination fails where the type is named, with a one-sentence static_assert; fit() draws
 // labeled (and, for semi-supervised strategies, unlabeled) batches from deterministic loaders,
-// lets the strategy add gradients, steps the optimizer (Adam, AdamW or SGD), evaluates, logs and checkpoints; a run resumed
-// from its checkpoint continues bit for bit on CPU.
+// lets the strategy add gradients, steps the optimizer (Adam, AdamW or SGD), evaluates, logs and
+// checkpoints; a run resumed from its checkpoint continues bit for bit on CPU.
 #pragma once
 
 #include <algorithm>
@@ -270,7 +270,8 @@ class Trainer {
     return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   }
 
-  // Writes the run's state: weights and buffers, the optimizer's state, the strategy's models, the step.
+  // Writes the run's state: weights and buffers, the optimizer's state, the strategy's models and
+  // the step.
   void save(const std::filesystem::path& path, std::size_t epoch = 0) {
     train::SafeTensors st;
     st.add("model.values", model_.parameters().values());
