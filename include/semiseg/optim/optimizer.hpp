@@ -5,7 +5,6 @@
 #pragma once
 
 #include <string>
-#include <type_traits>
 #include <variant>
 
 #include "semiseg/optim/adam.hpp"
@@ -17,12 +16,7 @@ namespace semiseg::optim {
 using OptimizerOptions = std::variant<AdamOptions, AdamWOptions, SgdOptions>;
 
 inline const char* optimizer_name(const OptimizerOptions& o) {
-  return std::visit(
-      [](const auto& options) -> const char* {
-        if constexpr (std::is_same_v<std::decay_t<decltype(options)>, SgdOptions>) return "sgd";
-        else return std::decay_t<decltype(options)>::name;
-      },
-      o);
+  return std::visit([](const auto& options) -> const char* { return options.name; }, o);
 }
 
 inline double initial_lr(const OptimizerOptions& o) {

@@ -19,6 +19,7 @@ namespace semiseg::optim {
 
 // PyTorch's defaults. torch 1.13 has no default lr; 1e-3 is the default of torch 2.x.
 struct SgdOptions {
+  static constexpr const char* name = "sgd";
   double lr = 1e-3;
   double momentum = 0.0;
   double dampening = 0.0;
