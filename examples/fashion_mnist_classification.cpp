@@ -2,15 +2,23 @@
 // images per class, the rest of the training images unlabeled, 5000 training images held out for
 // validation, and the same budget for every strategy. Prints validation and test accuracy.
 //
-//   fashion_mnist_classification [--strategies supervised,pseudo_label,mean_teacher]
+//   fashion_mnist_classification [--strategies supervised,pseudo_label,mean_teacher,...]
 //       [--per-class N] [--epochs E] [--steps-per-epoch S] [--hidden H] [--seed S] [--out DIR]
 //       [--translate PIXELS] [--noise SIGMA] [--pl-threshold P] [--consistency W]
+//       [--threshold TAU] [--no-bias-correction] [--cps-weight L]
+//
+// Strategies: supervised, pseudo_label, mean_teacher, pi_model, temporal_ensembling, cps,
+// fixmatch. Π-model and Temporal Ensembling use the paper's w_max (100 and 30) times
+// N_labeled/N_train; CPS's λ is 1.5 unless --cps-weight is given; FixMatch's threshold τ is 0.95
+// and its strong view is RandAugment (2 operations) and Cutout on top of the weak view.
 //
 // --translate shifts every training image by up to PIXELS (0: no geometric augmentation); the
 // teacher's view of Mean Teacher gets its own shift and Gaussian noise of SIGMA on top.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,7 +31,9 @@ namespace data = semiseg::data;
 struct Arguments {
   std::vector<std::string> strategies{"supervised", "pseudo_label", "mean_teacher"};
   std::size_t per_class = 100, epochs = 10, steps_per_epoch = 100, hidden = 5000, translate = 0;
-  double noise = 0.05, pl_threshold = 0.0, consistency = 10.0;
+  double noise = 0.05, pl_threshold = 0.0, consistency = 10.0, threshold = 0.95;
+  bool bias_correction = true;
+  std::optional<double> cps_weight{};
   std::uint64_t seed = 1;
   std::filesystem::path out = "runs/fashion_classification";
 };
@@ -62,6 +72,12 @@ Outcome run(const Arguments& args, const char* name, const Splits& s) {
     o.strategy = {.alpha_final = 3.0, .t1 = 0.2, .t2 = 0.7, .fractions = true, .threshold = args.pl_threshold};
   if constexpr (std::is_same_v<Strategy, ss::ssl::MeanTeacher<>>)
     o.strategy = {.consistency = args.consistency, .rampup = 0.3};
+  if constexpr (std::is_same_v<Strategy, ss::ssl::TemporalEnsembling>) o.strategy.bias_correction = args.bias_correction;
+  if constexpr (std::is_same_v<Strategy, ss::ssl::CrossPseudo>) o.strategy.weight = args.cps_weight;
+  if constexpr (std::is_same_v<Strategy, ss::ssl::FixMatch>) {
+    o.strategy.threshold = args.threshold;
+    o.second_view = data::aug::fixmatch_strong<ss::dim2>();
+  }
   o.seed = args.seed;
   Trainer trainer(o);
   const data::Subset<data::FashionMnist> labeled(s.train, s.labeled), validation(s.train, s.validation);
@@ -99,6 +115,9 @@ int main(int argc, char** argv) {
     else if (a == "--noise" && more) args.noise = std::strtod(argv[++i], nullptr);
     else if (a == "--pl-threshold" && more) args.pl_threshold = std::strtod(argv[++i], nullptr);
     else if (a == "--consistency" && more) args.consistency = std::strtod(argv[++i], nullptr);
+    else if (a == "--threshold" && more) args.threshold = std::strtod(argv[++i], nullptr);
+    else if (a == "--cps-weight" && more) args.cps_weight = std::strtod(argv[++i], nullptr);
+    else if (a == "--no-bias-correction") args.bias_correction = false;
     else if (a == "--out" && more) args.out = argv[++i];
     else {
       std::fprintf(stderr, "usage: see the comment at the top of fashion_mnist_classification.cpp; bad argument: %s\n",
@@ -120,15 +139,22 @@ int main(int argc, char** argv) {
     std::printf("Fashion-MNIST: %zu labeled (%zu per class), %zu unlabeled, %zu validation, %zu test; seed %llu\n",
                 s.labeled.size(), args.per_class, s.unlabeled.size(), s.validation.size(), s.test.size(),
                 static_cast<unsigned long long>(args.seed));
+    const std::vector<std::string> known{"supervised", "pseudo_label", "mean_teacher", "pi_model",
+                                         "temporal_ensembling", "cps", "fixmatch"};
+    for (const std::string& name : args.strategies)
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
+        std::fprintf(stderr, "fashion_mnist_classification: unknown strategy '%s'\n", name.c_str());
+        return 2;
+      }
     std::vector<Outcome> outcomes;
     for (const std::string& name : args.strategies) {
       if (name == "supervised") outcomes.push_back(run<ss::ssl::Supervised>(args, "supervised", s));
       else if (name == "pseudo_label") outcomes.push_back(run<ss::ssl::PseudoLabel>(args, "pseudo_label", s));
       else if (name == "mean_teacher") outcomes.push_back(run<ss::ssl::MeanTeacher<>>(args, "mean_teacher", s));
-      else {
-        std::fprintf(stderr, "fashion_mnist_classification: unknown strategy '%s'\n", name.c_str());
-        return 2;
-      }
+      else if (name == "pi_model") outcomes.push_back(run<ss::ssl::PiModel>(args, "pi_model", s));
+      else if (name == "temporal_ensembling") outcomes.push_back(run<ss::ssl::TemporalEnsembling>(args, "temporal_ensembling", s));
+      else if (name == "cps") outcomes.push_back(run<ss::ssl::CrossPseudo>(args, "cps", s));
+      else if (name == "fixmatch") outcomes.push_back(run<ss::ssl::FixMatch>(args, "fixmatch", s));
     }
     std::printf("\n%-14s %14s %14s %16s %10s\n", "strategy", "val accuracy", "test accuracy", "teacher test acc", "seconds");
     for (const Outcome& o : outcomes)

@@ -2,16 +2,23 @@
 // many unlabeled ones, and the same budget for every strategy. Prints validation and test mIoU per
 // strategy and writes prediction pictures (image | ground truth | prediction per strategy).
 //
-//   fashion_mnist_segmentation [--dim 2|3] [--strategies supervised,pseudo_label,mean_teacher]
+//   fashion_mnist_segmentation [--dim 2|3] [--strategies supervised,pseudo_label,mean_teacher,...]
 //       [--labeled N] [--unlabeled N] [--epochs E] [--steps-per-epoch S] [--seed S] [--out DIR]
 //       [--base-channels C] [--depth D] [--threads T] [--validation N] [--test N]
-//       [--consistency W] [--ema-decay D] [--pl-threshold P]
+//       [--consistency W] [--ema-decay D] [--pl-threshold P] [--threshold TAU]
+//       [--no-bias-correction] [--cps-weight L]
 //
-// Mean Teacher's consistency weight W defaults to 10 and its EMA decay to the run-length rule
-// (1 − 10/steps); Pseudo-Label keeps every pixel's pseudo label unless --pl-threshold is given.
+// Strategies: supervised, pseudo_label, mean_teacher, pi_model, temporal_ensembling, cps,
+// cps_cutmix, fixmatch. Mean Teacher's consistency weight W defaults to 10 and its EMA decay (and
+// FixMatch's) to the run-length rule (1 − 10/steps); Pseudo-Label keeps every pixel's pseudo
+// label unless --pl-threshold is given. Π-model and Temporal Ensembling use the paper's w_max
+// (100 and 30) times N_labeled/N_train; --no-bias-correction turns off Temporal Ensembling's
+// start-up correction. CPS's λ is 1.5 (1 with CutMix) unless --cps-weight is given. FixMatch's
+// threshold τ is 0.95 and its strong view is UniMatch's (colour jitter, blur) plus CutMix.
 //
 // Validation and test hold 200 and 500 canvases in 2D, 50 and 100 volumes in 3D (each volume
 // holds 32 canvases' worth of voxels).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -33,8 +40,9 @@ struct Arguments {
   std::size_t labeled = 100, unlabeled = 2000, epochs = 12, steps_per_epoch = 80, base_channels = 8, depth = 2;
   std::size_t threads = 1;
   std::size_t validation = 0, test = 0;  // 0: the dimension's default (see the top)
-  double consistency = 10.0, pl_threshold = 0.0;
-  std::optional<double> ema_decay{};
+  double consistency = 10.0, pl_threshold = 0.0, threshold = 0.95;
+  bool bias_correction = true;
+  std::optional<double> ema_decay{}, cps_weight{};
   std::uint64_t seed = 1;
   std::filesystem::path out = "runs/fashion_segmentation";
 };
@@ -92,6 +100,16 @@ Outcome run(const Arguments& args, const char* name, const data::FashionMnist& i
     o.strategy = {.alpha_final = 1.0, .t1 = 0.2, .t2 = 0.7, .fractions = true, .threshold = args.pl_threshold};
   if constexpr (std::is_same_v<Strategy, ss::ssl::MeanTeacher<>>)
     o.strategy = {.consistency = args.consistency, .rampup = 0.3, .ema_decay = args.ema_decay};
+  if constexpr (std::is_same_v<Strategy, ss::ssl::TemporalEnsembling>) o.strategy.bias_correction = args.bias_correction;
+  if constexpr (std::is_same_v<Strategy, ss::ssl::CrossPseudo>) {
+    o.strategy.cutmix = std::string(name) == "cps_cutmix";
+    o.strategy.weight = args.cps_weight;
+  }
+  if constexpr (std::is_same_v<Strategy, ss::ssl::FixMatch>) {
+    o.strategy.threshold = args.threshold;
+    o.strategy.ema_decay = args.ema_decay;
+    o.second_view = aug::unimatch_strong<Dim>();
+  }
   o.seed = args.seed;
   Trainer trainer(o);
   const ss::FitResult r = trainer.fit(labeled, unlabeled, validation,
@@ -138,15 +156,26 @@ int main_for(const Arguments& args) {
   std::printf("Fashion-MNIST composites (%s): %zu labeled, %zu unlabeled canvases, %zu epochs of %zu steps, seed %llu\n",
               Dim::name, args.labeled, args.unlabeled, args.epochs, args.steps_per_epoch,
               static_cast<unsigned long long>(args.seed));
+  // Every name is checked before the first run starts.
+  const std::vector<std::string> known{"supervised", "pseudo_label", "mean_teacher", "pi_model", "temporal_ensembling",
+                                       "cps", "cps_cutmix", "fixmatch"};
+  for (const std::string& s : args.strategies)
+    if (std::find(known.begin(), known.end(), s) == known.end()) {
+      std::fprintf(stderr, "fashion_mnist_segmentation: unknown strategy '%s' (supervised, pseudo_label, mean_teacher, "
+                   "pi_model, temporal_ensembling, cps, cps_cutmix, fixmatch)\n",
+                   s.c_str());
+      return 2;
+    }
   for (const std::string& s : args.strategies) {
     if (s == "supervised") outcomes.push_back(run<Dim, ss::ssl::Supervised>(args, "supervised", items, pictures));
     else if (s == "pseudo_label") outcomes.push_back(run<Dim, ss::ssl::PseudoLabel>(args, "pseudo_label", items, pictures));
     else if (s == "mean_teacher") outcomes.push_back(run<Dim, ss::ssl::MeanTeacher<>>(args, "mean_teacher", items, pictures));
-    else {
-      std::fprintf(stderr, "fashion_mnist_segmentation: unknown strategy '%s' (supervised, pseudo_label, mean_teacher)\n",
-                   s.c_str());
-      return 2;
-    }
+    else if (s == "pi_model") outcomes.push_back(run<Dim, ss::ssl::PiModel>(args, "pi_model", items, pictures));
+    else if (s == "temporal_ensembling")
+      outcomes.push_back(run<Dim, ss::ssl::TemporalEnsembling>(args, "temporal_ensembling", items, pictures));
+    else if (s == "cps") outcomes.push_back(run<Dim, ss::ssl::CrossPseudo>(args, "cps", items, pictures));
+    else if (s == "cps_cutmix") outcomes.push_back(run<Dim, ss::ssl::CrossPseudo>(args, "cps_cutmix", items, pictures));
+    else if (s == "fixmatch") outcomes.push_back(run<Dim, ss::ssl::FixMatch>(args, "fixmatch", items, pictures));
   }
   std::printf("\n%-14s %10s %10s %14s %18s %10s\n", "strategy", "val mIoU", "test mIoU", "test accuracy",
               "teacher test mIoU", "seconds");
@@ -187,6 +216,9 @@ int main(int argc, char** argv) {
     else if (a == "--consistency" && more) args.consistency = std::strtod(argv[++i], nullptr);
     else if (a == "--ema-decay" && more) args.ema_decay = std::strtod(argv[++i], nullptr);
     else if (a == "--pl-threshold" && more) args.pl_threshold = std::strtod(argv[++i], nullptr);
+    else if (a == "--threshold" && more) args.threshold = std::strtod(argv[++i], nullptr);
+    else if (a == "--cps-weight" && more) args.cps_weight = std::strtod(argv[++i], nullptr);
+    else if (a == "--no-bias-correction") args.bias_correction = false;
     else if (a == "--seed" && more) args.seed = number();
     else if (a == "--out" && more) args.out = argv[++i];
     else {

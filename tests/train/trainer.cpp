@@ -6,9 +6,13 @@
 #include "semiseg/backbone/unet.hpp"
 #include "semiseg/data/augment/photometric.hpp"
 #include "semiseg/loss/cross_entropy.hpp"
+#include "semiseg/ssl/cross_pseudo.hpp"
+#include "semiseg/ssl/fixmatch.hpp"
 #include "semiseg/ssl/mean_teacher.hpp"
+#include "semiseg/ssl/pi_model.hpp"
 #include "semiseg/ssl/pseudo_label.hpp"
 #include "semiseg/ssl/supervised.hpp"
+#include "semiseg/ssl/temporal_ensembling.hpp"
 #include "support/harness.hpp"
 
 namespace semiseg::test {
@@ -86,9 +90,10 @@ typename SegTrainer<Dim, Strategy>::Options seg_options(typename Strategy::Optio
 // well above chance (a constant prediction scores at most about 0.4 here).
 template <SpatialDimension Dim, class Strategy>
 void check_convergence(typename Strategy::Options strategy, std::size_t epochs = 4,
-                       std::optional<optim::OptimizerOptions> optimizer = {}) {
+                       std::optional<optim::OptimizerOptions> optimizer = {}, bool second_view = false) {
   auto options = seg_options<Dim, Strategy>(strategy);
   if (optimizer) options.optimizer = *optimizer;
+  if (second_view) options.second_view = data::aug::GaussianNoise{.sigma = 0.1};
   SegTrainer<Dim, Strategy> trainer(options);
   Squares<Dim> labeled{.count = 32, .seed = 1}, unlabeled{.count = 64, .seed = 2, .labeled = false},
       validation{.count = 16, .seed = 3};
@@ -121,6 +126,24 @@ TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: MeanTeacher", 
   CHECK(to_host(probe.strategy().teacher().parameters().values().view()) ==
         to_host(probe.model().parameters().values().view()));
   check_convergence<Dim, ssl::MeanTeacher<>>({.consistency = 1.0, .rampup = 0.3});
+}
+
+TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: PiModel", Dim, dim2, dim3) {
+  check_convergence<Dim, ssl::PiModel>({.consistency = 10.0, .rampup = 0.3}, 4, {}, true);
+}
+
+TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: TemporalEnsembling", Dim, dim2, dim3) {
+  check_convergence<Dim, ssl::TemporalEnsembling>({.consistency = 10.0});
+}
+
+TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: CrossPseudo with and without CutMix", Dim, dim2, dim3) {
+  check_convergence<Dim, ssl::CrossPseudo>({});
+  check_convergence<Dim, ssl::CrossPseudo>({.cutmix = true});
+}
+
+TEST_CASE_TEMPLATE("trainers learn the squares task in 2D and 3D: FixMatch, hard and soft targets", Dim, dim2, dim3) {
+  check_convergence<Dim, ssl::FixMatch>({.threshold = 0.9}, 4, {}, true);
+  check_convergence<Dim, ssl::FixMatch>({.temperature = 0.5}, 4, {}, true);
 }
 
 TEST_CASE("Mean Teacher's EMA decay: tied to the run, fixed, or the paper's two phases") {
@@ -191,6 +214,18 @@ void check_resume(const char* name, std::optional<optim::OptimizerOptions> optim
   CHECK(resumed.step() == straight.step());
   CHECK(to_host(resumed.model().parameters().values().view()) == to_host(straight.model().parameters().values().view()));
   CHECK(to_host(resumed.model().parameters().buffers().view()) == to_host(straight.model().parameters().buffers().view()));
+  // The strategy's state: a teacher, CPS's second network (and, through its next steps, its
+  // optimizer), FixMatch's EMA, Temporal Ensembling's ensemble.
+  if (auto* second = straight.strategy().evaluation_model()) {
+    CHECK(to_host(resumed.strategy().evaluation_model()->parameters().values().view()) ==
+          to_host(second->parameters().values().view()));
+    CHECK(to_host(resumed.strategy().evaluation_model()->parameters().buffers().view()) ==
+          to_host(second->parameters().buffers().view()));
+  }
+  if constexpr (std::is_same_v<Strategy, ssl::TemporalEnsembling>) {
+    CHECK(to_host(resumed.strategy().ensemble().view()) == to_host(straight.strategy().ensemble().view()));
+    CHECK(resumed.strategy().counts() == straight.strategy().counts());
+  }
   CHECK(fs::exists(dir / "log.csv"));
   CHECK(fs::exists(dir / "best.safetensors"));
   fs::remove_all(dir);
@@ -199,6 +234,13 @@ void check_resume(const char* name, std::optional<optim::OptimizerOptions> optim
 TEST_CASE("resume from a checkpoint is bit-identical: Supervised and MeanTeacher") {
   check_resume<ssl::Supervised>("supervised");
   check_resume<ssl::MeanTeacher<>>("mean_teacher");
+}
+
+TEST_CASE("resume is bit-identical: PiModel, TemporalEnsembling, CrossPseudo and FixMatch") {
+  check_resume<ssl::PiModel>("pi_model");
+  check_resume<ssl::TemporalEnsembling>("temporal_ensembling");
+  check_resume<ssl::CrossPseudo>("cross_pseudo", optim::SgdOptions{.lr = 0.05, .momentum = 0.9});
+  check_resume<ssl::FixMatch>("fixmatch");
 }
 
 TEST_CASE("resume is bit-identical with SGD's momentum buffer and with AdamW") {

@@ -25,6 +25,12 @@ inline double mean_teacher_decay(std::size_t step, double decay) {
   return std::min(1.0 - 1.0 / (static_cast<double>(step) + 1.0), decay);
 }
 
+// An EMA decay tied to a run's length, for short runs whose teacher must not lag far behind:
+// 1 − 10/total_steps, kept in [0.9, 0.999] (METHODS.md, "Budgets").
+inline double run_length_decay(std::size_t total_steps) {
+  return std::clamp(1.0 - 10.0 / static_cast<double>(std::max<std::size_t>(total_steps, 1)), 0.9, 0.999);
+}
+
 namespace detail {
 template <class T>
 struct EmaFn {

@@ -44,48 +44,50 @@ class Optimizer {
   }
   const char* name() const { return name_; }
 
-  // Writes the state under "optimizer.*" keys, with the name and step count as metadata.
-  void save(train::SafeTensors& st) const {
-    st.metadata["semiseg.optimizer"] = name_;
-    st.metadata["semiseg.optimizer_steps"] = std::to_string(steps());
+  // Writes the state under "<prefix>.*" keys, with the name and step count as metadata
+  // "semiseg.<prefix>" and "semiseg.<prefix>_steps" (a second optimizer takes another prefix).
+  void save(train::SafeTensors& st, const std::string& prefix = "optimizer") const {
+    st.metadata["semiseg." + prefix] = name_;
+    st.metadata["semiseg." + prefix + "_steps"] = std::to_string(steps());
     std::visit(
         [&](const auto& opt) {
           const auto& s = opt.state();
           if constexpr (requires { s.momentum; }) {
-            if (s.momentum.size() != 0) st.add("optimizer.momentum", s.momentum.view());
+            if (s.momentum.size() != 0) st.add(prefix + ".momentum", s.momentum.view());
           } else if (s.steps > 0) {
-            st.add("optimizer.exp_avg", s.exp_avg.view());
-            st.add("optimizer.exp_avg_sq", s.exp_avg_sq.view());
+            st.add(prefix + ".exp_avg", s.exp_avg.view());
+            st.add(prefix + ".exp_avg_sq", s.exp_avg_sq.view());
           }
         },
         impl_);
   }
 
   // Restores the state written by save(); `n` is the model's parameter count.
-  void load(const train::SafeTensors& st, const std::string& path, index_t n) {
-    const auto it = st.metadata.find("semiseg.optimizer");
+  void load(const train::SafeTensors& st, const std::string& path, index_t n, const std::string& prefix = "optimizer") {
+    const auto it = st.metadata.find("semiseg." + prefix);
     const std::string saved = it == st.metadata.end() ? "(none)" : it->second;
     if (saved != name_)
       throw value_error(path + ": checkpoint of a run with optimizer " + saved + ", this trainer uses " + name_);
-    const auto steps_it = st.metadata.find("semiseg.optimizer_steps");
-    if (steps_it == st.metadata.end()) throw io_error(path + ": not a semiseg checkpoint (no semiseg.optimizer_steps)");
+    const auto steps_it = st.metadata.find("semiseg." + prefix + "_steps");
+    if (steps_it == st.metadata.end())
+      throw io_error(path + ": not a semiseg checkpoint (no semiseg." + prefix + "_steps)");
     const index_t steps = static_cast<index_t>(std::stoll(steps_it->second));
     std::visit(
         [&](auto& opt) {
           auto& s = opt.state();
           s.steps = steps;
           if constexpr (requires { s.momentum; }) {
-            if (st.contains("optimizer.momentum")) {
+            if (st.contains(prefix + ".momentum")) {
               s.momentum.resize(flat_shape(1, n));
-              st.get_into("optimizer.momentum", s.momentum.view());
+              st.get_into(prefix + ".momentum", s.momentum.view());
             } else {
               s.momentum = {};
             }
           } else if (steps > 0) {
             s.exp_avg.resize(flat_shape(1, n));
             s.exp_avg_sq.resize(flat_shape(1, n));
-            st.get_into("optimizer.exp_avg", s.exp_avg.view());
-            st.get_into("optimizer.exp_avg_sq", s.exp_avg_sq.view());
+            st.get_into(prefix + ".exp_avg", s.exp_avg.view());
+            st.get_into(prefix + ".exp_avg_sq", s.exp_avg_sq.view());
           }
         },
         impl_);

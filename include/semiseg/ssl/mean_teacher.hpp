@@ -45,7 +45,7 @@ struct MeanTeacher {
     const double ramp_end = o.rampup * static_cast<double>(total_steps);
     if (o.ema_decay_rampup && static_cast<double>(step) < ramp_end) return *o.ema_decay_rampup;
     if (o.ema_decay) return *o.ema_decay;
-    return std::clamp(1.0 - 10.0 / static_cast<double>(std::max<std::size_t>(total_steps, 1)), 0.9, 0.999);
+    return optim::run_length_decay(total_steps);
   }
   static double weight(const Options& o, double epoch, double progress) {
     if (epoch < o.warmup_epochs) return 0.0;
@@ -61,8 +61,8 @@ struct MeanTeacher {
     using Out = typename Model::output_dim;
     using Inputs = StepInputs<T, D, In, Out>;
 
-    Runner(const Options& options, Model& student, const typename Model::Options& model_options, std::uint64_t seed)
-        : options_(options), student_(student), teacher_(model_options, seed, "teacher") {
+    Runner(const Options& options, Model& student, const RunnerSetup<Model>& setup)
+        : options_(options), student_(student), teacher_(setup.model, setup.seed, "teacher") {
       if (options_.consistency < 0) throw value_error("MeanTeacher: consistency must be >= 0");
       if (options_.ema_decay && !(*options_.ema_decay >= 0 && *options_.ema_decay <= 1))
         throw value_error("MeanTeacher: ema_decay must lie in [0, 1]");
@@ -109,7 +109,7 @@ struct MeanTeacher {
       return {{"supervised", supervised}, {"consistency", consistency}, {"weight", w}};
     }
 
-    void after_update(std::size_t step, std::size_t total_steps) {
+    void after_update(std::size_t step, std::size_t total_steps, double) {
       optim::ema_update(teacher_.parameters(), student_.parameters(),
                         optim::mean_teacher_decay(step, decay(options_, step, total_steps)), options_.buffers);
     }

@@ -38,7 +38,7 @@ struct PseudoLabel {
     using Out = typename Model::output_dim;
     using Inputs = StepInputs<T, D, typename Model::input_dim, Out>;
 
-    Runner(const Options& options, Model& student, const typename Model::Options&, std::uint64_t)
+    Runner(const Options& options, Model& student, const RunnerSetup<Model>&)
         : options_(options), student_(student) {
       if (!(options_.threshold >= 0 && options_.threshold <= 1))
         throw value_error("PseudoLabel: threshold must lie in [0, 1]");
@@ -62,7 +62,7 @@ struct PseudoLabel {
       student_.backward(grad_.view());
       return {{"supervised", supervised}, {"unlabeled", unlabeled}, {"alpha", a}};
     }
-    void after_update(std::size_t, std::size_t) {}
+    void after_update(std::size_t, std::size_t, double) {}
     Model* evaluation_model() { return nullptr; }
 
    private:

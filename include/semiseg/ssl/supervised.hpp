@@ -23,7 +23,7 @@ struct Supervised {
     using D = typename Model::device;
     using Inputs = StepInputs<T, D, typename Model::input_dim, typename Model::output_dim>;
 
-    Runner(const Options& options, Model& student, const typename Model::Options&, std::uint64_t)
+    Runner(const Options& options, Model& student, const RunnerSetup<Model>&)
         : options_(options), student_(student) {}
 
     LossParts step(const Inputs& in, Loss& loss) {
@@ -33,7 +33,7 @@ struct Supervised {
       student_.backward(grad_.view());
       return {{"supervised", value}};
     }
-    void after_update(std::size_t, std::size_t) {}
+    void after_update(std::size_t, std::size_t, double) {}
     Model* evaluation_model() { return nullptr; }
     const Options& options() const { return options_; }
 

@@ -3,7 +3,8 @@
 // combination fails where the type is named, with a one-sentence static_assert; fit() draws
 // labeled (and, for semi-supervised strategies, unlabeled) batches from deterministic loaders,
 // lets the strategy add gradients, steps the optimizer (Adam, AdamW or SGD), evaluates, logs and
-// checkpoints; a run resumed from its checkpoint continues bit for bit on CPU.
+// checkpoints; a run resumed from its checkpoint continues bit for bit on CPU. The strategy's own
+// state (a teacher, CPS's second network and optimizer, an ensemble) is in the checkpoint too.
 #pragma once
 
 #include <algorithm>
@@ -113,7 +114,8 @@ class Trainer {
         model_(options_.model, options_.seed, "model"),
         loss_(options_.loss),
         optimizer_(options_.optimizer),
-        runner_(options_.strategy, model_, options_.model, options_.seed) {}
+        runner_(options_.strategy, model_,
+                ssl::RunnerSetup<Model>{.model = options_.model, .seed = options_.seed, .optimizer = options_.optimizer}) {}
 
   Model& model() { return model_; }
   Runner& strategy() { return runner_; }
@@ -161,8 +163,13 @@ class Trainer {
           typename Runner::Inputs in;
           in.labeled = labeled_.view();
           in.targets = targets_.view();
+          in.labeled_indices = lb.indices;
+          in.labeled_count = labeled.size();
+          data::Batch<Dim> ub;
           if (u_loader) {
-            const data::Batch<Dim> ub = u_loader->next();
+            ub = u_loader->next();
+            in.unlabeled_indices = ub.indices;
+            in.unlabeled_count = unlabeled.size();
             upload_images(ub.images, unlabeled_);
             in.unlabeled = unlabeled_.view();
             if (ub.has_strong()) {
@@ -182,7 +189,7 @@ class Trainer {
                           (options_.schedule ? options_.schedule(static_cast<index_t>(step_)) : 1.0);
         optimizer_.set_lr(lr);
         optimizer_.step(model_.parameters());
-        runner_.after_update(step_, total);
+        runner_.after_update(step_, total, lr);
         ++step_;
         if (fit.progress) show_progress(epoch, it + 1, per_epoch, start, sums, it + 1);
       }
@@ -281,6 +288,7 @@ class Trainer {
       st.add("teacher.values", teacher->parameters().values());
       st.add("teacher.buffers", teacher->parameters().buffers());
     }
+    if constexpr (requires { runner_.save(st); }) runner_.save(st);
     st.metadata["semiseg.step"] = std::to_string(step_);
     st.metadata["semiseg.epoch"] = std::to_string(epoch);
     st.metadata["semiseg.strategy"] = Strategy::name;
@@ -305,6 +313,7 @@ class Trainer {
       st.get_into("teacher.values", teacher->parameters().values().view());
       st.get_into("teacher.buffers", teacher->parameters().buffers().view());
     }
+    if constexpr (requires { runner_.load(st, path.string()); }) runner_.load(st, path.string());
     step_ = static_cast<std::size_t>(std::stoull(meta("semiseg.step")));
   }
 
