@@ -44,6 +44,12 @@ concept StrategyFor = requires {
   typename S::template Runner<Model, Loss>;
 };
 
+// Validation scores of one evaluation: the student's, and the teacher's where there is one.
+struct Evaluation {
+  metrics::ConfusionMatrix student{1};
+  std::optional<metrics::ConfusionMatrix> teacher{};
+};
+
 struct FitOptions {
   std::size_t epochs = 10;
   std::size_t steps_per_epoch = 0;  // optimizer steps per epoch; 0: one pass over the labeled loader
@@ -55,12 +61,10 @@ struct FitOptions {
   // fit with resume continues it: training in chunks, as a time-limited job does.
   std::size_t until_epoch = 0;
   bool progress = true;             // a progress bar on a terminal, plain lines otherwise
-};
-
-// Validation scores of one evaluation: the student's, and the teacher's where there is one.
-struct Evaluation {
-  metrics::ConfusionMatrix student{1};
-  std::optional<metrics::ConfusionMatrix> teacher{};
+  // Called after each epoch (1-based) with its mean loss parts and its validation, if any: for
+  // curves, extra metrics or a stop rule. Returning false ends the run after that epoch.
+  std::function<bool(std::size_t epoch, const ssl::LossParts& parts, const std::optional<Evaluation>& validation)>
+      on_epoch{};
 };
 
 struct FitResult {
@@ -211,6 +215,7 @@ class Trainer {
         write_log(log, columns, fit.run_dir / "log.csv", epoch + 1, sums, eval, first_epoch > 0);
         save(checkpoint, epoch + 1);
       }
+      if (fit.on_epoch && !fit.on_epoch(epoch + 1, sums, eval)) break;
     }
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
