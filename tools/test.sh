@@ -19,4 +19,6 @@ fi
 cmake -S . -B build "${args[@]}"
 cmake --build build --parallel "$(nproc)"
 cd build
-ctest --output-on-failure -j2
+# Two test programs run at once on two cores, so each gets one OpenMP thread: more threads only
+# spin against each other.
+OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} ctest --output-on-failure -j2

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "semiseg/backbone/conv_large.hpp"
+#include "semiseg/backbone/deeplabv3plus.hpp"
 #include "semiseg/backbone/erfnet.hpp"
 #include "semiseg/backbone/mlp.hpp"
 #include "semiseg/backbone/unet.hpp"

@@ -1,6 +1,7 @@
 #include "semiseg/backbone/erfnet.hpp"
 
 #include "semiseg/backbone/backbone.hpp"
+#include "backbone/support.hpp"
 #include "support/harness.hpp"
 
 // Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
@@ -115,18 +116,7 @@ TEST_CASE_TEMPLATE("erfnet: backward twice gives the same dx and accumulates gra
   using Dim = typename C::dim;
   backbone::ERFNet<T, device, Dim> net(tiny(1, 2, {2, 4, 6}), 9);
   auto x = random_tensor<T, Dim>(erf_shape<Dim>(2, 1, 8, 8), 12);
-  const auto& y = net.forward(x.view(), Context::training());
-  auto dy = random_tensor<T, Dim>(y.shape(), 13);
-  net.parameters().zero_grad();
-  const auto dx1 = values(net.backward(dy.view()));
-  const auto g1 = values(net.parameters().grads().view());
-  const auto dx2 = values(net.backward(dy.view()));
-  const auto g2 = values(net.parameters().grads().view());
-  CHECK(relative_error(dx2, dx1) == 0.0);
-  for (std::size_t i = 0; i < g1.size(); ++i) REQUIRE(g2[i] == doctest::Approx(2 * g1[i]));
-  double norm = 0;
-  for (double v : dx1) norm += v * v;
-  CHECK(norm > 0);
+  check_backward_accumulates(net, x);
 }
 
 // ERFNet is an encoder and a decoder registered in that order: built by hand into one store with

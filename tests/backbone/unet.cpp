@@ -1,6 +1,7 @@
 #include "semiseg/backbone/unet.hpp"
 
 #include "semiseg/backbone/backbone.hpp"
+#include "backbone/support.hpp"
 #include "support/harness.hpp"
 
 // Inside the namespace, dim3 means semiseg::dim3 and not CUDA's dim3.
@@ -130,18 +131,7 @@ TEST_CASE_TEMPLATE("unet: the skip gradient reaches the input", C, SEMISEG_GRADI
   // A second backward with the same dy gives the same dx, and parameter gradients accumulate.
   backbone::UNet<T, device, Dim> net({.in_channels = 1, .classes = 2, .base_channels = 2, .depth = 1}, 9);
   auto x = random_tensor<T, Dim>(cube<Dim>(2, 1, 8, 4), 12);
-  const auto& y = net.forward(x.view(), Context::training());
-  auto dy = random_tensor<T, Dim>(y.shape(), 13);
-  net.parameters().zero_grad();
-  const auto dx1 = values(net.backward(dy.view()));
-  const auto g1 = values(net.parameters().grads().view());
-  const auto dx2 = values(net.backward(dy.view()));
-  const auto g2 = values(net.parameters().grads().view());
-  CHECK(relative_error(dx2, dx1) == 0.0);
-  for (std::size_t i = 0; i < g1.size(); ++i) REQUIRE(g2[i] == doctest::Approx(2 * g1[i]));
-  double norm = 0;
-  for (double v : dx1) norm += v * v;
-  CHECK(norm > 0);
+  check_backward_accumulates(net, x);
 }
 
 TEST_CASE_TEMPLATE("unet: seeds, moves, buffers and needs_backward", C, SEMISEG_PARITY_CASES) {
