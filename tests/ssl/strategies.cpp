@@ -284,7 +284,7 @@ TEST_CASE("FixMatch: confident weak labels train the strong view, divided by all
   // PseudoSeg's soft targets: q = softmax(weak / 0.5), no threshold; gradient (p − q) over 2 pixels.
   Model soft_model({});
   soft_model.set_bias({0, 0});
-  ssl::FixMatch::Runner<Model, CE> soft({.temperature = 0.5, .cutmix = false}, soft_model, setup());
+  ssl::FixMatch::Runner<Model, CE> soft({.soft_targets = true, .cutmix = false}, soft_model, setup());
   soft_model.parameters().zero_grad();
   soft.step(in, ce);
   const double q0 = 361.0 / 362.0;  // softmax(2 ln 19, 0)

@@ -7,11 +7,11 @@
 // and, for segmentation, (L_x + λ_u·L_u)/2 as UniMatch. μ is the ratio of the loaders' batch
 // sizes (the paper: 7). Segmentation also mixes, with probability 0.5 per sample, a box of the
 // next sample's strong view into each strong view (UniMatch's CutMix box sampler), with the
-// labels and mask mixed alike. The PseudoSeg option (`temperature`, 0.5 in that paper) replaces
-// the hard labels by soft targets softmax(weak / T) with no threshold; its value is reported as
-// KL(target ‖ p_strong), whose gradient is soft cross-entropy's. Evaluation uses an EMA of the
-// weights, updated after every step with Mean Teacher's start-up cap; its decay is the paper's
-// 0.999 when set, else tied to the run's length (METHODS.md, "Budgets").
+// labels and mask mixed alike. The PseudoSeg option (`soft_targets`, `temperature` 0.5 as in
+// that paper) replaces the hard labels by soft targets softmax(weak / T) with no threshold; its
+// value is reported as KL(target ‖ p_strong), whose gradient is soft cross-entropy's. Evaluation
+// uses an EMA of the weights, updated after every step with Mean Teacher's start-up cap; its
+// decay is the paper's 0.999 when set, else tied to the run's length (METHODS.md, "Budgets").
 // Defaults: τ = 0.95, λ_u = 1.
 #pragma once
 
@@ -31,7 +31,8 @@ namespace semiseg::ssl {
 struct FixMatchOptions {
   double threshold = 0.95;                 // τ
   double lambda_u = 1.0;                   // λ_u
-  std::optional<double> temperature{};     // PseudoSeg's soft targets softmax(weak / T); the threshold is then off
+  bool soft_targets = false;               // PseudoSeg: targets softmax(weak / temperature), no threshold
+  double temperature = 0.5;                // of the soft targets
   std::optional<bool> cutmix{};            // unset: on for segmentation, off for classification
   data::aug::UniMatchBoxOptions boxes{};   // CutMix's sampler; boxes.p is the chance per sample (0.5)
   std::optional<bool> average_terms{};     // (L_x + λ_u·L_u)/2; unset: on for segmentation (UniMatch)
@@ -65,7 +66,7 @@ struct FixMatch {
         : options_(options), student_(student), ema_(setup.model, setup.seed, "ema"), seed_(setup.seed) {
       if (!(options_.threshold >= 0 && options_.threshold <= 1)) throw value_error("FixMatch: threshold must lie in [0, 1]");
       if (!(options_.lambda_u >= 0)) throw value_error("FixMatch: lambda_u must be >= 0");
-      if (options_.temperature && !(*options_.temperature > 0)) throw value_error("FixMatch: temperature must be > 0");
+      if (!(options_.temperature > 0)) throw value_error("FixMatch: temperature must be > 0");
       if (options_.ema_decay && !(*options_.ema_decay >= 0 && *options_.ema_decay <= 1))
         throw value_error("FixMatch: ema_decay must lie in [0, 1]");
       if (!segmentation && options_.cutmix.value_or(false))
@@ -89,8 +90,8 @@ struct FixMatch {
 
       // The weak view's prediction, in train mode without gradient (other dropout draws).
       const auto& weak = student_.forward(in.unlabeled, Context{true, false, step + 0x8000'0000u});
-      if (options_.temperature) {
-        sharpened_softmax(weak.view(), soft_, *options_.temperature);
+      if (options_.soft_targets) {
+        sharpened_softmax(weak.view(), soft_, options_.temperature);
       } else {
         pseudo_labels(weak.view(), labels_, 0.0, loss::default_ignore_index);
         confidence_mask(weak.view(), mask_, options_.threshold);
@@ -104,7 +105,7 @@ struct FixMatch {
       }
       const auto& s_logits = student_.forward(strong, Context::training(step + 0x4000'0000u));
       double value = 0, confident = 1;
-      if (options_.temperature) {
+      if (options_.soft_targets) {
         value = kl_.value_and_grad(s_logits.view(), soft_.view(), grad_);
       } else {
         value = ce_.value_and_grad(s_logits.view(), labels_.view(), grad_, mask_.view());
@@ -136,7 +137,7 @@ struct FixMatch {
                      boxes_);
       const TensorView<const std::int32_t, D, In> m = boxes_.view();
       mix_with_next(in.unlabeled_second_view, m, mixed_);
-      if (options_.temperature) {
+      if (options_.soft_targets) {
         mix_with_next(TensorView<const T, D, Out>(soft_.view()), m, scratch_);
         std::swap(soft_, scratch_);
       } else {
