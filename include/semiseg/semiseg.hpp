@@ -21,6 +21,7 @@
 #include "semiseg/data/augment/normalize.hpp"
 #include "semiseg/data/augment/photometric.hpp"
 #include "semiseg/data/augment/policies.hpp"
+#include "semiseg/data/chart.hpp"
 #include "semiseg/data/class_table.hpp"
 #include "semiseg/data/dataset.hpp"
 #include "semiseg/data/fashion_composite.hpp"
