@@ -10,11 +10,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <semiseg/semiseg.hpp>
+
+#include "common/arguments.hpp"
 
 namespace ss = semiseg;
 namespace data = semiseg::data;
@@ -99,14 +100,6 @@ void preview_3d(const D& dataset, const data::Transform<ss::dim3>& weak, const s
               file.string().c_str(), samples, slices);
 }
 
-std::vector<std::string> split_names(const std::string& text) {
-  std::vector<std::string> names;
-  std::stringstream ss(text);
-  for (std::string n; std::getline(ss, n, ',');)
-    if (!n.empty()) names.push_back(n);
-  return names;
-}
-
 int usage(const char* problem) {
   std::fprintf(stderr,
                "usage: data_preview [--out DIR] [--count N] [--seed S]\n"
@@ -127,7 +120,7 @@ int main(int argc, char** argv) {
     else if (arg == "--folder" && has_value) args.folder = argv[++i];
     else if (arg == "--dim" && has_value) args.dim = std::atoi(argv[++i]);
     else if (arg == "--classes" && has_value) args.classes = argv[++i];
-    else if (arg == "--select" && has_value) args.select = split_names(argv[++i]);
+    else if (arg == "--select" && has_value) args.select = examples::split_list(argv[++i]);
     else if (arg == "--size" && has_value) args.size = std::strtoull(argv[++i], nullptr, 10);
     else return usage(("unknown or incomplete argument: " + arg).c_str());
   }

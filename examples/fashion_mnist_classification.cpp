@@ -19,11 +19,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <semiseg/semiseg.hpp>
+
+#include "common/arguments.hpp"
 
 namespace ss = semiseg;
 namespace data = semiseg::data;
@@ -91,21 +92,13 @@ Outcome run(const Arguments& args, const char* name, const Splits& s) {
   return {name, r.last ? r.last->student.top1() : NAN, e.student.top1(), e.teacher ? e.teacher->top1() : NAN, r.seconds};
 }
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string s; std::getline(ss, s, ',');)
-    if (!s.empty()) out.push_back(s);
-  return out;
-}
-
 int main(int argc, char** argv) {
   Arguments args;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool more = i + 1 < argc;
     const auto number = [&] { return std::strtoull(argv[++i], nullptr, 10); };
-    if (a == "--strategies" && more) args.strategies = split(argv[++i]);
+    if (a == "--strategies" && more) args.strategies = examples::split_list(argv[++i]);
     else if (a == "--per-class" && more) args.per_class = number();
     else if (a == "--epochs" && more) args.epochs = number();
     else if (a == "--steps-per-epoch" && more) args.steps_per_epoch = number();

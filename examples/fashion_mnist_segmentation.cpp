@@ -24,11 +24,12 @@
 #include <filesystem>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <semiseg/semiseg.hpp>
+
+#include "common/arguments.hpp"
 
 namespace ss = semiseg;
 namespace data = semiseg::data;
@@ -188,14 +189,6 @@ int main_for(const Arguments& args) {
   return 0;
 }
 
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string s; std::getline(ss, s, ',');)
-    if (!s.empty()) out.push_back(s);
-  return out;
-}
-
 int main(int argc, char** argv) {
   Arguments args;
   for (int i = 1; i < argc; ++i) {
@@ -203,7 +196,7 @@ int main(int argc, char** argv) {
     const bool more = i + 1 < argc;
     const auto number = [&] { return std::strtoull(argv[++i], nullptr, 10); };
     if (a == "--dim" && more) args.dim = static_cast<int>(number());
-    else if (a == "--strategies" && more) args.strategies = split(argv[++i]);
+    else if (a == "--strategies" && more) args.strategies = examples::split_list(argv[++i]);
     else if (a == "--labeled" && more) args.labeled = number();
     else if (a == "--unlabeled" && more) args.unlabeled = number();
     else if (a == "--epochs" && more) args.epochs = number();

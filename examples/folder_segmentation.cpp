@@ -34,11 +34,12 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <semiseg/semiseg.hpp>
+
+#include "common/arguments.hpp"
 
 namespace ss = semiseg;
 namespace data = semiseg::data;
@@ -415,14 +416,6 @@ Outcome run(const Arguments& args, const std::string& name, const data::FolderOp
   return out;
 }
 
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string s; std::getline(ss, s, ',');)
-    if (!s.empty()) out.push_back(s);
-  return out;
-}
-
 int main(int argc, char** argv) {
   Arguments args;
   std::string bad;
@@ -446,8 +439,8 @@ int main(int argc, char** argv) {
     const char* f = argv[i];
     if (a == "--data" && more) args.data = fs::path(argv[++i]);
     else if (a == "--out" && more) args.out = argv[++i];
-    else if (a == "--strategies" && more) args.strategies = split_list(argv[++i]);
-    else if (a == "--classes" && more) args.classes = split_list(argv[++i]);
+    else if (a == "--strategies" && more) args.strategies = examples::split_list(argv[++i]);
+    else if (a == "--classes" && more) args.classes = examples::split_list(argv[++i]);
     else if (a == "--iou-class" && more) args.iou_class = argv[++i];
     else if (a == "--labeled-fraction" && more) real(f, argv[++i], args.labeled_fraction);
     else if (a == "--lr" && more) real(f, argv[++i], args.lr);
@@ -477,7 +470,7 @@ int main(int argc, char** argv) {
     else if (a == "--output-stride" && more) whole(f, argv[++i], args.output_stride);
     else if (a == "--rates" && more) {
       args.rates.clear();
-      for (const std::string& r : split_list(argv[++i])) {
+      for (const std::string& r : examples::split_list(argv[++i])) {
         std::size_t v = 0;
         whole(f, r.c_str(), v);
         args.rates.push_back(v);
