@@ -5,12 +5,13 @@
 //   fashion_mnist_classification [--strategies supervised,pseudo_label,mean_teacher,...]
 //       [--per-class N] [--epochs E] [--steps-per-epoch S] [--hidden H] [--seed S] [--out DIR]
 //       [--translate PIXELS] [--noise SIGMA] [--pl-threshold P] [--consistency W]
-//       [--threshold TAU] [--no-bias-correction] [--cps-weight L]
+//       [--threshold TAU] [--no-bias-correction] [--cps-weight L] [--ema-decay D]
 //
 // Strategies: supervised, pseudo_label, mean_teacher, pi_model, temporal_ensembling, cps,
 // fixmatch. Π-model and Temporal Ensembling use the paper's w_max (100 and 30) times
 // N_labeled/N_train; CPS's λ is 1.5 unless --cps-weight is given; FixMatch's threshold τ is 0.95
-// and its strong view is RandAugment (2 operations) and Cutout on top of the weak view.
+// and its strong view is RandAugment (2 operations) and Cutout on top of the weak view. Mean
+// Teacher's and FixMatch's EMA decay follows the run's length (1 − 10/steps) unless --ema-decay.
 //
 // --translate shifts every training image by up to PIXELS (0: no geometric augmentation); the
 // teacher's view of Mean Teacher gets its own shift and Gaussian noise of SIGMA on top.
@@ -34,7 +35,7 @@ struct Arguments {
   std::size_t per_class = 100, epochs = 10, steps_per_epoch = 100, hidden = 5000, translate = 0;
   double noise = 0.05, pl_threshold = 0.0, consistency = 10.0, threshold = 0.95;
   bool bias_correction = true;
-  std::optional<double> cps_weight{};
+  std::optional<double> cps_weight{}, ema_decay{};
   std::uint64_t seed = 1;
   std::filesystem::path out = "runs/fashion_classification";
 };
@@ -72,11 +73,12 @@ Outcome run(const Arguments& args, const char* name, const Splits& s) {
   if constexpr (std::is_same_v<Strategy, ss::ssl::PseudoLabel>)
     o.strategy = {.alpha_final = 3.0, .t1 = 0.2, .t2 = 0.7, .fractions = true, .threshold = args.pl_threshold};
   if constexpr (std::is_same_v<Strategy, ss::ssl::MeanTeacher<>>)
-    o.strategy = {.consistency = args.consistency, .rampup = 0.3};
+    o.strategy = {.consistency = args.consistency, .rampup = 0.3, .ema_decay = args.ema_decay};
   if constexpr (std::is_same_v<Strategy, ss::ssl::TemporalEnsembling>) o.strategy.bias_correction = args.bias_correction;
   if constexpr (std::is_same_v<Strategy, ss::ssl::CrossPseudo>) o.strategy.weight = args.cps_weight;
   if constexpr (std::is_same_v<Strategy, ss::ssl::FixMatch>) {
     o.strategy.threshold = args.threshold;
+    o.strategy.ema_decay = args.ema_decay;
     o.second_view = data::aug::fixmatch_strong<ss::dim2>();
   }
   o.seed = args.seed;
@@ -111,6 +113,7 @@ int main(int argc, char** argv) {
     else if (a == "--threshold" && more) args.threshold = std::strtod(argv[++i], nullptr);
     else if (a == "--cps-weight" && more) args.cps_weight = std::strtod(argv[++i], nullptr);
     else if (a == "--no-bias-correction") args.bias_correction = false;
+    else if (a == "--ema-decay" && more) args.ema_decay = std::strtod(argv[++i], nullptr);
     else if (a == "--out" && more) args.out = argv[++i];
     else {
       std::fprintf(stderr, "usage: see the comment at the top of fashion_mnist_classification.cpp; bad argument: %s\n",
