@@ -6,7 +6,7 @@
 //       [--labeled N] [--unlabeled N] [--epochs E] [--steps-per-epoch S] [--seed S] [--out DIR]
 //       [--base-channels C] [--depth D] [--threads T] [--validation N] [--test N]
 //       [--consistency W] [--ema-decay D] [--pl-threshold P] [--threshold TAU]
-//       [--no-bias-correction] [--cps-weight L]
+//       [--no-bias-correction] [--cps-weight L] [--warmup-epochs E]
 //
 // Strategies: supervised, pseudo_label, mean_teacher, pi_model, temporal_ensembling, cps,
 // cps_cutmix, fixmatch. Mean Teacher's consistency weight W defaults to 10 and its EMA decay (and
@@ -15,6 +15,8 @@
 // (100 and 30) times N_labeled/N_train; --no-bias-correction turns off Temporal Ensembling's
 // start-up correction. CPS's λ is 1.5 (1 with CutMix) unless --cps-weight is given. FixMatch's
 // threshold τ is 0.95 and its strong view is UniMatch's (colour jitter, blur) plus CutMix.
+// --warmup-epochs trains every semi-supervised strategy on the labels alone for its first E
+// epochs (default: each strategy's own, 1 for Π and TE, 0 for the others).
 //
 // Validation and test hold 200 and 500 canvases in 2D, 50 and 100 volumes in 3D (each volume
 // holds 32 canvases' worth of voxels).
@@ -43,6 +45,7 @@ struct Arguments {
   std::size_t validation = 0, test = 0;  // 0: the dimension's default (see the top)
   double consistency = 10.0, pl_threshold = 0.0, threshold = 0.95;
   bool bias_correction = true;
+  std::optional<double> warmup_epochs{};
   std::optional<double> ema_decay{}, cps_weight{};
   std::uint64_t seed = 1;
   std::filesystem::path out = "runs/fashion_segmentation";
@@ -111,6 +114,7 @@ Outcome run(const Arguments& args, const char* name, const data::FashionMnist& i
     o.strategy.ema_decay = args.ema_decay;
     o.second_view = aug::unimatch_strong<Dim>();
   }
+  if (args.warmup_epochs) o.strategy.warmup_epochs = *args.warmup_epochs;
   o.seed = args.seed;
   Trainer trainer(o);
   const ss::FitResult r = trainer.fit(labeled, unlabeled, validation,
@@ -212,6 +216,7 @@ int main(int argc, char** argv) {
     else if (a == "--threshold" && more) args.threshold = std::strtod(argv[++i], nullptr);
     else if (a == "--cps-weight" && more) args.cps_weight = std::strtod(argv[++i], nullptr);
     else if (a == "--no-bias-correction") args.bias_correction = false;
+    else if (a == "--warmup-epochs" && more) args.warmup_epochs = std::strtod(argv[++i], nullptr);
     else if (a == "--seed" && more) args.seed = number();
     else if (a == "--out" && more) args.out = argv[++i];
     else {
