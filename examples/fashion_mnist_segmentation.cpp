@@ -6,7 +6,7 @@
 //       [--labeled N] [--unlabeled N] [--epochs E] [--steps-per-epoch S] [--seed S] [--out DIR]
 //       [--base-channels C] [--depth D] [--threads T] [--validation N] [--test N]
 //       [--consistency W] [--ema-decay D] [--pl-threshold P] [--threshold TAU]
-//       [--no-bias-correction] [--cps-weight L] [--warmup-epochs E]
+//       [--no-bias-correction] [--cps-weight L] [--warmup-epochs E] [--shape [D,]H,W]
 //
 // Strategies: supervised, pseudo_label, mean_teacher, pi_model, temporal_ensembling, cps,
 // cps_cutmix, fixmatch. Mean Teacher's consistency weight W defaults to 10 and its EMA decay (and
@@ -20,6 +20,10 @@
 //
 // Validation and test hold 200 and 500 canvases in 2D, 50 and 100 volumes in 3D (each volume
 // holds 32 canvases' worth of voxels).
+//
+// --shape sets the canvas (H,W) or volume (D,H,W); the default is 64,64 and 32,64,64. On a smaller
+// canvas the items shrink to fit (largest side min(1.4 × 28 px, H, W), smallest 0.6 × 28 px or less),
+// and in 3D their thickness follows the depth (half depths 4/32 to 10/32 of D).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +51,7 @@ struct Arguments {
   bool bias_correction = true;
   std::optional<double> warmup_epochs{};
   std::optional<double> ema_decay{}, cps_weight{};
+  std::vector<std::size_t> shape{};  // empty: the dimension's default
   std::uint64_t seed = 1;
   std::filesystem::path out = "runs/fashion_segmentation";
 };
@@ -67,6 +72,27 @@ struct Pictures {
   std::size_t columns = 0;
 };
 
+// Applies --shape, shrinking the items to fit the canvas (see the top).
+template <class Dim>
+void set_shape(data::CompositeOptions<Dim>& composite, const std::vector<std::size_t>& shape) {
+  if (shape.size() != Dim::spatial) {
+    std::string message = "--shape needs ";
+    message += std::to_string(Dim::spatial);
+    message += " extents in ";
+    message += Dim::name;
+    throw ss::value_error(message);
+  }
+  for (std::size_t a = 0; a < shape.size(); ++a) composite.shape[a] = shape[a];
+  const double side = static_cast<double>(std::min(shape[Dim::spatial - 2], shape[Dim::spatial - 1]));
+  composite.max_scale = std::min(composite.max_scale, side / data::FashionMnist::side);
+  composite.min_scale = std::min(composite.min_scale, composite.max_scale);
+  if constexpr (Dim::spatial == 3) {
+    const double depth = static_cast<double>(shape[0]);
+    composite.min_half_depth = depth * 4.0 / 32.0;
+    composite.max_half_depth = depth * 10.0 / 32.0;
+  }
+}
+
 template <class Dim, class Strategy>
 Outcome run(const Arguments& args, const char* name, const data::FashionMnist& items, Pictures<Dim>& pictures) {
   using Trainer = ss::Trainer<Dim, ss::backbone::UNet, ss::loss::CrossEntropy, Strategy, ss::cpu>;
@@ -75,6 +101,7 @@ Outcome run(const Arguments& args, const char* name, const data::FashionMnist& i
   composite.validation_size = args.validation ? args.validation : (Dim::spatial == 3 ? 50 : 200);
   composite.test_size = args.test ? args.test : (Dim::spatial == 3 ? 100 : 500);
   composite.seed = args.seed;
+  if (!args.shape.empty()) set_shape(composite, args.shape);
   const Composite<Dim> train(items, data::CompositeSplit::train, composite);
   const Composite<Dim> validation(items, data::CompositeSplit::validation, composite);
   const Composite<Dim> test(data::FashionMnist(data::Split::test), data::CompositeSplit::test, composite);
@@ -130,7 +157,7 @@ Outcome run(const Arguments& args, const char* name, const data::FashionMnist& i
 
   // One picture column per strategy; the first run also adds the image and the ground truth.
   const auto colours = data::palette(Composite<Dim>::classes);
-  const std::size_t shown = 4;
+  const std::size_t shown = std::min<std::size_t>(4, test.size());
   std::vector<data::Raster> column;
   for (std::size_t i = 0; i < shown; ++i) {
     const auto s = test.get(i);
@@ -217,7 +244,10 @@ int main(int argc, char** argv) {
     else if (a == "--cps-weight" && more) args.cps_weight = std::strtod(argv[++i], nullptr);
     else if (a == "--no-bias-correction") args.bias_correction = false;
     else if (a == "--warmup-epochs" && more) args.warmup_epochs = std::strtod(argv[++i], nullptr);
-    else if (a == "--seed" && more) args.seed = number();
+    else if (a == "--shape" && more) {
+      for (const std::string& extent : examples::split_list(argv[++i]))
+        args.shape.push_back(std::strtoull(extent.c_str(), nullptr, 10));
+    } else if (a == "--seed" && more) args.seed = number();
     else if (a == "--out" && more) args.out = argv[++i];
     else {
       std::fprintf(stderr, "usage: see the comment at the top of fashion_mnist_segmentation.cpp; bad argument: %s\n",
