@@ -3,8 +3,9 @@
 
 Run from anywhere with Debian's system interpreter (it has torch and numpy):
 
-    /usr/bin/python3 tools/make_fixtures.py
+    /usr/bin/python3 tools/make_fixtures.py [GROUP ...]
 
+With GROUP names (for example `spatial_embedding` or `conv`) only those groups are rewritten.
 Output goes to tests/fixtures/<layer>/<case>/<name>.npy; see tests/fixtures/README.md
 for the layout of every config.npy. The script is deterministic: each case seeds
 torch from a fixed base plus a checksum of its "<layer>/<case>" name, so adding or
@@ -12,6 +13,7 @@ removing one case does not change the others. Directories owned by this script a
 deleted before they are written again.
 """
 
+import argparse
 import shutil
 import zlib
 from pathlib import Path
@@ -659,6 +661,250 @@ def make_losses():
 
 
 # ---------------------------------------------------------------------------
+# EmbedSeg spatial-embedding loss (spatial_embedding/<2d_|3d_case>; layout in README.md)
+# ---------------------------------------------------------------------------
+#
+# Lalit et al. 2021 (EmbedSeg), after Neven et al. 2019, written from the formulas in
+# tests/fixtures/README.md. Prediction channels: S offsets, S sigmas, one seed logit, offsets and
+# sigmas in x, y(, z) order, embedding axis d being tensor spatial axis S − 1 − d.
+
+CENTRE_FLAG = 1 << 30
+
+
+def embedding_coordinates(sp, spacing, grid):
+    """Pixel coordinates (S, *sp) in x, y(, z) order: row d runs along tensor axis S − 1 − d."""
+    S = len(sp)
+    rows = []
+    for d in range(S):
+        axis = S - 1 - d
+        line = torch.arange(sp[axis], dtype=torch.float64) * spacing[axis] / (grid - 1)
+        view = [1] * S
+        view[axis] = sp[axis]
+        rows.append(line.view(view).expand(sp))
+    return torch.stack(rows)
+
+
+def instance_ids(t):
+    """Instance id per pixel: the flag bit cleared on labelled pixels, 0 and −1 kept."""
+    return torch.where(t > 0, t & ~CENTRE_FLAG, t)
+
+
+def instance_centre(t, ids, k, coords):
+    """Centre of instance k: its flagged pixel's coordinates, else its centroid."""
+    mask = ids == k
+    flagged = mask & ((t & CENTRE_FLAG) != 0)
+    count = int(flagged.sum())
+    assert count <= 1, f"instance {k} has {count} flagged pixels"
+    return coords[:, flagged][:, 0] if count == 1 else coords[:, mask].mean(1)
+
+
+def lovasz_grad(gt_sorted):
+    """Gradient of the Lovász extension of the Jaccard loss at labels sorted by error."""
+    gts = gt_sorted.sum()
+    intersection = gts - gt_sorted.cumsum(0)
+    union = gts + (1 - gt_sorted).cumsum(0)
+    jaccard = 1 - intersection / union
+    return torch.cat([jaccard[:1], jaccard[1:] - jaccard[:-1]])
+
+
+def lovasz_hinge_flat(logits, labels):
+    """Binary Lovász hinge (Berman et al. 2018) of one flat image; labels are 0/1 floats."""
+    errors = 1 - logits * (2 * labels - 1)
+    errors_sorted, order = torch.sort(errors, descending=True)
+    return torch.dot(F.relu(errors_sorted), lovasz_grad(labels[order]))
+
+
+def check_lovasz_grad(labels_sorted):
+    """lovasz_grad against the Jaccard loss |M| / |P ∪ M| of every prefix M, by counting."""
+    lab = labels_sorted.tolist()
+    positives = sum(lab)
+
+    def jaccard_loss(i):  # M = the first i pixels
+        return i / (positives + sum(1 - v for v in lab[:i])) if i else 0.0
+
+    brute = [jaccard_loss(i + 1) - jaccard_loss(i) for i in range(len(lab))]
+    assert torch.allclose(lovasz_grad(labels_sorted), torch.tensor(brute)), "lovasz_grad"
+
+
+def error_margins(phi, labels):
+    """(smallest gap between sorted hinge errors, smallest gap between neighbours of different
+    labels, smallest error) of one instance's Lovász hinge: how far the fixture is from a tie."""
+    errors = torch.sort(1 - (2 * phi - 1) * (2 * labels - 1))
+    gaps = errors.values.diff()
+    mixed = gaps[labels[errors.indices].diff() != 0]
+    return float(gaps.min()), float(mixed.min()), float(errors.values[0])
+
+
+def spatial_embedding_reference(pred, target, grid, spacing, w_inst, w_var, w_seed, w_fg):
+    """Loss (mean over the batch), parts [inst, var, seed_term] averaged over the batch, and per
+    instance (image, id, min φ on the mask, max φ on the mask, error_margins...)."""
+    n = pred.shape[0]
+    S = pred.dim() - 2
+    sp = tuple(pred.shape[2:])
+    coords = embedding_coordinates(sp, spacing, grid)
+    bcast = (S,) + (1,) * S
+    loss = pred.new_zeros(())
+    parts = torch.zeros(3)
+    ranges = []
+    for b in range(n):
+        t = target[b, 0]
+        ids = instance_ids(t)
+        e = torch.tanh(pred[b, :S]) + coords
+        sigma = pred[b, S:2 * S]
+        seed = torch.sigmoid(pred[b, 2 * S])
+        valid = t >= 0
+        seed_sum = (seed[t == 0] ** 2).sum()
+        inst_terms, var_terms = [], []
+        for k in torch.unique(ids[ids > 0]).tolist():
+            mask = ids == k
+            c = instance_centre(t, ids, k, coords)
+            s = sigma[:, mask].mean(1)
+            var_terms.append(((sigma[:, mask] - s.detach()[:, None]) ** 2).mean())
+            phi = torch.exp(-(torch.exp(10 * s).view(bcast) * (e - c.view(bcast)) ** 2).sum(0))
+            labels = mask[valid].to(torch.float64)
+            inst_terms.append(lovasz_hinge_flat(2 * phi[valid] - 1, labels))
+            seed_sum = seed_sum + w_fg * ((seed[mask] - phi.detach()[mask]) ** 2).sum()
+            ranges.append((b, k, float(phi[mask].min()), float(phi[mask].max()),
+                           *error_margins(phi.detach()[valid], labels)))
+        inst = torch.stack(inst_terms).mean() if inst_terms else pred.new_zeros(())
+        var = torch.stack(var_terms).mean() if var_terms else pred.new_zeros(())
+        seed_term = seed_sum / t.numel()
+        loss = loss + w_inst * inst + w_var * var + w_seed * seed_term
+        parts += torch.stack([inst, var, seed_term]).detach()
+    return loss / n, parts / n, ranges
+
+
+def ellipse_target(sp, blobs):
+    """One N = 1 plane of instance ids: blob (k, centre, radii) in tensor axis order fills the
+    pixels with Σ ((index − centre) / radius)² ≤ 1 (later blobs overwrite earlier ones)."""
+    t = torch.zeros(sp, dtype=torch.int64)
+    grids = torch.meshgrid(*[torch.arange(n, dtype=torch.float64) for n in sp], indexing="ij")
+    for k, centre, radii in blobs:
+        inside = sum(((g - c) / r) ** 2 for g, c, r in zip(grids, centre, radii)) <= 1
+        t[inside] = k
+    return t
+
+
+def flag_centres(t, flagged):
+    """Set the centre flag on one random pixel of every instance listed in flagged."""
+    for k in flagged:
+        where = (t == k).flatten().nonzero()[:, 0]
+        assert len(where) > 0, f"instance {k} is empty"
+        pick = where[torch.randint(len(where), ())]
+        t.view(-1)[pick] = k | CENTRE_FLAG
+    return t
+
+
+def embedding_prediction(target, spacing, grid, sigma_base):
+    """A raw prediction whose φ takes a wide range of values: each instance pixel's embedding is
+    put at a distance from its instance's centre that gives φ uniform in [0.04, 0.96] (sigmas as
+    drawn); every other pixel (background or ignored) is aimed at a random instance with φ in
+    [0.005, 0.7] (false positives for the hinge), which also keeps every φ far from underflow.
+    Without instances the offsets are random."""
+    n = target.shape[0]
+    sp = tuple(target.shape[2:])
+    S = len(sp)
+    coords = embedding_coordinates(sp, spacing, grid)
+    pred = torch.zeros((n, 2 * S + 1) + sp)
+    for b in range(n):
+        t = target[b, 0]
+        ids = instance_ids(t)
+        sigma = torch.tensor(sigma_base).view((S,) + (1,) * S) + 0.1 * randn(S, *sp)
+        shift = (torch.rand(S, *sp) * 2 - 1) * 0.8  # tanh(offset)
+        keys = torch.unique(ids[ids > 0]).tolist()
+        centres = {k: instance_centre(t, ids, k, coords) for k in keys}
+        scales = {k: torch.exp(10 * sigma[:, ids == k].mean(1)) for k in keys}
+
+        def aim(where, k, lo, hi):
+            m = int(where.sum())
+            phi = lo + (hi - lo) * torch.rand(m)
+            u = randn(S, m)
+            u = u / u.norm(dim=0, keepdim=True)
+            r = torch.sqrt(-torch.log(phi) / (scales[k][:, None] * u ** 2).sum(0))
+            want = centres[k][:, None] + r * u - coords[:, where]
+            assert want.abs().max() < 0.97, "embedding target out of tanh's range; use a larger grid"
+            shift[:, where] = want
+
+        for k in keys:
+            aim(ids == k, k, 0.04, 0.96)
+        if keys:
+            others = ids <= 0
+            pick = torch.randint(len(keys), sp)
+            for i, k in enumerate(keys):
+                where = others & (pick == i)
+                if where.any():
+                    aim(where, k, 0.005, 0.7)
+        pred[b, :S] = torch.atanh(shift)
+        pred[b, S:2 * S] = sigma
+        pred[b, 2 * S] = randn(*sp) * 1.5
+    return pred
+
+
+def make_spatial_embedding():
+    layer = "spatial_embedding"
+    sp2, sp3 = (12, 10), (5, 8, 7)
+    # images: one list of (blobs, flagged ids, ignored fraction) per batch image
+    cases = {
+        "2d_two_flagged": dict(sp=sp2, grid=32, spacing=(1, 1), w=(1, 10, 1, 10), sigma=(0.35, 0.45), images=[
+            ([(1, (3, 3), (2.6, 2.2)), (2, (8, 6), (3.2, 2.6))], [1, 2], 0.0),
+            ([(1, (4, 7), (3.0, 2.4)), (2, (9, 2), (2.4, 2.0))], [1, 2], 0.0),
+        ]),
+        "2d_background_only": dict(sp=sp2, grid=32, spacing=(1, 1), w=(1, 10, 1, 10), sigma=(0.4, 0.3), images=[
+            ([], [], 0.0),
+        ]),
+        "2d_border_ignore": dict(sp=sp2, grid=32, spacing=(1, 1), w=(1, 10, 1, 10), sigma=(0.3, 0.5), images=[
+            ([(3, (1, 6), (4.2, 3.4))], [3], 0.15),
+        ]),
+        "2d_three_centroid": dict(sp=sp2, grid=24, spacing=(1, 1), w=(1, 10, 1, 10), sigma=(0.45, 0.35), images=[
+            ([(1, (2.5, 2.5), (2.2, 2.0)), (5, (3, 7.5), (2.4, 1.8)), (2, (8.5, 4.5), (3.0, 3.5))], [], 0.0),
+        ]),
+        "2d_spacing_grid_weights": dict(sp=sp2, grid=48, spacing=(1.5, 0.75), w=(0.5, 3, 2, 4), sigma=(0.5, 0.3), images=[
+            ([(1, (3, 2.5), (2.5, 2.2)), (2, (8.5, 7), (2.8, 2.4))], [1, 2], 0.0),
+            ([(4, (6, 3), (4.0, 2.2)), (7, (5, 8), (3.0, 1.6))], [4], 0.1),
+        ]),
+        "3d_two_aniso": dict(sp=sp3, grid=32, spacing=(2, 1, 1), w=(1, 10, 1, 10), sigma=(0.35, 0.45, 0.3), images=[
+            ([(1, (1.5, 2.5, 2), (1.6, 2.2, 2.2)), (2, (3, 5.5, 4.5), (1.8, 2.4, 2.2))], [1, 2], 0.0),
+        ]),
+        "3d_grid64": dict(sp=sp3, grid=64, spacing=(1, 1, 1), w=(1, 10, 1, 10), sigma=(0.3, 0.4, 0.5), images=[
+            ([(1, (2, 4, 3), (2.0, 3.0, 2.6))], [1], 0.0),
+            ([(6, (2.5, 3, 4), (1.8, 2.6, 2.4))], [], 0.1),
+        ]),
+    }
+    check_lovasz_grad(torch.tensor([1.0, 0, 0, 1, 1, 0, 1, 0, 0]))
+    for case, o in cases.items():
+        path = start_case(layer, case)
+        S = len(o["sp"])
+        planes = []
+        for blobs, flagged, ignored in o["images"]:
+            t = ellipse_target(o["sp"], blobs)
+            if ignored > 0:
+                t[torch.rand(o["sp"]) < ignored] = -1
+            planes.append(flag_centres(t, flagged))
+        target = torch.stack(planes).unsqueeze(1).to(torch.int32)
+        for attempt in range(20):  # draw again until no two hinge errors come near a tie
+            pred = embedding_prediction(target, o["spacing"], o["grid"], o["sigma"]).requires_grad_(True)
+            value, parts, ranges = spatial_embedding_reference(pred, target, o["grid"], o["spacing"], *o["w"])
+            if all(gap > 1e-9 and mixed > 1e-4 and low > 1e-6 for *_, gap, mixed, low in ranges):
+                break
+        else:
+            raise AssertionError(f"{case}: hinge errors near a tie in every draw")
+        w_inst, w_var, w_seed, _ = o["w"]
+        assert torch.allclose(value.detach(), (parts * torch.tensor([w_inst, w_var, w_seed])).sum()), case
+        value.backward()
+        config = [S, o["grid"], *o["spacing"], *o["w"]]
+        save(path, "config", config)
+        save(path, "prediction", pred)
+        save(path, "target", target.to(torch.float64))  # ids and flags are exact in float64
+        save(path, "value", value.reshape(1))
+        save(path, "dprediction", pred.grad)
+        save(path, "parts", parts)
+        phis = ", ".join(f"b{b} k{k} {lo:.3f}-{hi:.3f}" for b, k, lo, hi, *_ in ranges) or "no instances"
+        margin = min((mixed for *_, mixed, _ in ranges), default=float("nan"))
+        print(f"{layer}/{case}: prediction {tuple(pred.shape)}, draw {attempt}, loss {value.item():.6f}, "
+              f"φ on masks: {phis}; smallest gap between hinge errors of different labels {margin:.1e}")
+
+
+# ---------------------------------------------------------------------------
 
 LAYERS = [
     ("conv", make_conv),
@@ -679,16 +925,34 @@ LAYERS = [
     (tuple(f"loss/{name}" for name in ("cross_entropy", "binary_cross_entropy", "dice", "dice_ce",
                                        "focal", "softmax_mse", "softmax_kl")),
      make_losses),
+    ("spatial_embedding", make_spatial_embedding),
 ]
 
 
-def main():
-    for names, make in LAYERS:
-        for name in (names,) if isinstance(names, str) else names:
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("groups", nargs="*", metavar="GROUP",
+                        help="write only these groups: a directory name such as conv, loss/dice or "
+                             "spatial_embedding, or a generator name without make_ (activations, "
+                             "losses); a name picks its whole generator. Default: every group.")
+    args = parser.parse_args(argv)
+    groups = [((names,) if isinstance(names, str) else names, make) for names, make in LAYERS]
+    known = {name for names, make in groups for name in names + (make.__name__[len("make_"):],)}
+    unknown = sorted(set(args.groups) - known)
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}")
+    selected = [(names, make) for names, make in groups
+                if not args.groups or set(args.groups) & set(names + (make.__name__[len("make_"):],))]
+
+    for names, make in selected:
+        for name in names:
             shutil.rmtree(ROOT / name, ignore_errors=True)
         make()
 
-    files = [f for f in ROOT.rglob("*.npy")]
+    if args.groups:
+        files = [f for names, _ in selected for name in names for f in (ROOT / name).rglob("*.npy")]
+    else:
+        files = [f for f in ROOT.rglob("*.npy")]
     total = sum(f.stat().st_size for f in files)
     cases = sorted({f.parent.relative_to(ROOT).as_posix() for f in files})
     print(f"wrote {len(files)} files in {len(cases)} cases, {total / 1024:.1f} KiB total, under {ROOT}")

@@ -102,6 +102,37 @@ loss::SpatialEmbedding<T, device, Dim> small_grid_loss() {
 
 }  // namespace
 
+TEST_CASE_TEMPLATE("spatial_embedding: PyTorch parity (tools/make_fixtures.py)", C, Case<dim2, float>, Case<dim2, double>,
+                   Case<dim3, float>, Case<dim3, double>) {
+  using T = typename C::value;
+  using Dim = typename C::dim;
+  constexpr int S = Dim::spatial;
+  const std::string name_ = "spatial_embedding";
+  for (const std::string& name : fixture_cases(name_, S)) {
+    CAPTURE(name);
+    // config: [S, grid, spacing ((D,) H, W), w_inst, w_var, w_seed, w_fg]
+    const auto config = fixture_vector(name_, name, "config");
+    REQUIRE(config.size() == std::size_t(2 + S + 4));
+    REQUIRE(config[0] == S);
+    typename loss::SpatialEmbedding<T, device, Dim>::Options o;
+    o.grid.grid = config[1];
+    for (int a = 0; a < S; ++a) o.grid.spacing[std::size_t(a)] = config[std::size_t(2 + a)];
+    o.w_inst = config[std::size_t(2 + S)];
+    o.w_var = config[std::size_t(3 + S)];
+    o.w_seed = config[std::size_t(4 + S)];
+    o.foreground_weight = config[std::size_t(5 + S)];
+    loss::SpatialEmbedding<T, device, Dim> l(o);
+    auto x = to_tensor<T, Dim>(fixture(name_, name, "prediction"));
+    auto y = labels_from<Dim>(fixture(name_, name, "target"));
+    Tensor<T, device, Dim> dx;
+    const double v = l.value_and_grad(x.view(), y.view(), dx);
+    check_parity<T>("value", {v}, fixture(name_, name, "value"));
+    check_parity<T>("dprediction", values(dx), fixture(name_, name, "dprediction"));
+    const auto& p = l.parts();
+    check_parity<T>("parts", {p.instance, p.variance, p.seed}, fixture(name_, name, "parts"));
+  }
+}
+
 TEST_CASE_TEMPLATE("spatial_embedding: gradient check, flagged and centroid centres, ignored pixels", C,
                    Case<dim2, double>, Case<dim3, double>) {
   using T = typename C::value;
