@@ -34,6 +34,20 @@ concept SoftTargetLoss = requires(L& loss, TensorView<const typename L::value_ty
 template <class L>
 concept Loss = HardLabelLoss<L> || SoftTargetLoss<L>;
 
+// A loss over spatial embeddings (SpatialEmbedding): its targets are instance maps with centres,
+// and semi-supervised strategies compare predictions with EmbeddingConsistency instead of softmax.
+template <class L>
+constexpr bool is_embedding_loss = requires { requires static_cast<bool>(L::embedding); };
+
+// For strategies that only make sense with class scores (pseudo-labels, softmax consistency).
+template <class L>
+constexpr bool require_class_loss() {
+  static_assert(!is_embedding_loss<L>,
+                "semiseg: this strategy compares class scores; with an embedding loss use Supervised, MeanTeacher<> or "
+                "FixMatch");
+  return true;
+}
+
 // For a trainer's static_assert: fires with one sentence when L is not a supervised loss.
 template <class L>
 constexpr bool require_hard_label_loss() {

@@ -54,6 +54,8 @@ struct CrossPseudo {
     using Inputs = StepInputs<T, D, In, Out>;
     using Labels = Tensor<std::int32_t, D, Out>;
 
+    static_assert(loss::require_class_loss<Loss>());
+
     Runner(const Options& options, Model& first, const RunnerSetup<Model>& setup)
         : options_(options), a_(first), b_(setup.model, second_seed(setup.seed), "model_b"), optimizer_b_(setup.optimizer),
           seed_(setup.seed) {

@@ -12,16 +12,22 @@
 // value is reported as KL(target ‖ p_strong), whose gradient is soft cross-entropy's. Evaluation
 // uses an EMA of the weights, updated after every step with Mean Teacher's start-up cap; its
 // decay is the paper's 0.999 when set, else tied to the run's length (METHODS.md, "Budgets").
-// Defaults: τ = 0.95, λ_u = 1.
+// Defaults: τ = 0.95, λ_u = 1. With an embedding loss (EmbedSeg) the weak view's prediction is
+// the target of loss::EmbeddingConsistency in its hard form: the seed learns the weak seed map
+// thresholded at ½ on the pixels whose seed probability is at least τ from either side, and
+// offsets and sigmas are pulled to the weak view's by MSE on its foreground. CutMix is off there:
+// a pasted box would cut instances whose embeddings point at centres outside it.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <variant>
 
 #include "semiseg/data/augment/cutmix.hpp"
 #include "semiseg/loss/consistency.hpp"
 #include "semiseg/loss/cross_entropy.hpp"
+#include "semiseg/loss/embedding_consistency.hpp"
 #include "semiseg/optim/ema.hpp"
 #include "semiseg/ssl/mixing.hpp"
 #include "semiseg/ssl/strategy.hpp"
@@ -61,6 +67,7 @@ struct FixMatch {
     using Out = typename Model::output_dim;
     using Inputs = StepInputs<T, D, In, Out>;
     static constexpr bool segmentation = std::is_same_v<In, Out>;
+    static constexpr bool embedding = loss::is_embedding_loss<Loss>;
 
     Runner(const Options& options, Model& student, const RunnerSetup<Model>& setup)
         : options_(options), student_(student), ema_(setup.model, setup.seed, "ema"), seed_(setup.seed) {
@@ -71,6 +78,14 @@ struct FixMatch {
         throw value_error("FixMatch: ema_decay must lie in [0, 1]");
       if (!segmentation && options_.cutmix.value_or(false))
         throw value_error("FixMatch: CutMix mixes label maps, so it needs a segmentation backbone");
+      if (embedding && (options_.cutmix.value_or(false) || options_.soft_targets))
+        throw value_error("FixMatch: with an embedding loss, CutMix and soft targets are not available");
+      if constexpr (embedding) {
+        typename loss::EmbeddingConsistency<T, D, Out>::Options o;
+        o.hard_seed = true;
+        o.threshold = std::max(options_.threshold, 0.5);
+        embedding_ = loss::EmbeddingConsistency<T, D, Out>(o);
+      }
       optim::copy_parameters(ema_.parameters(), student_.parameters());
     }
 
@@ -90,6 +105,14 @@ struct FixMatch {
 
       // The weak view's prediction, in train mode without gradient (other dropout draws).
       const auto& weak = student_.forward(in.unlabeled, Context{true, false, step + 0x8000'0000u});
+      if constexpr (embedding) {
+        assign(weak_, TensorView<const T, D, Out>(weak.view()));
+        const auto& s_out = student_.forward(in.unlabeled_second_view, Context::training(step + 0x4000'0000u));
+        const double value = embedding_.value_and_grad(s_out.view(), weak_.view(), grad_);
+        scale(grad_.view(), static_cast<T>(w * half * in.grad_scale));
+        student_.backward(grad_.view());
+        return {{"supervised", supervised}, {"unlabeled", value}, {"confident", embedding_.parts().fraction}, {"weight", w}};
+      }
       if (options_.soft_targets) {
         sharpened_softmax(weak.view(), soft_, options_.temperature);
       } else {
@@ -153,11 +176,12 @@ struct FixMatch {
     Model ema_;
     std::uint64_t seed_;
     Tensor<T, D, In> mixed_;
-    Tensor<T, D, Out> grad_, mask_, soft_, scratch_;
+    Tensor<T, D, Out> grad_, mask_, soft_, scratch_, weak_;
     Tensor<std::int32_t, D, Out> labels_, mixed_labels_;
     Tensor<std::int32_t, D, In> boxes_;
     loss::CrossEntropy<T, D, Out> ce_;
     loss::SoftmaxKL<T, D, Out> kl_{{.target = loss::Target::probabilities}};
+    std::conditional_t<embedding, loss::EmbeddingConsistency<T, D, Out>, std::monostate> embedding_;
   };
 };
 

@@ -4,7 +4,9 @@
 // loader's second view when there is one) and both run in train mode; no gradient reaches the
 // teacher. Loss = CE(labeled) + w(t)·consistency(softmax_s, softmax_t) over labeled and unlabeled
 // samples, with w(t) = consistency · sigmoid_rampup(t, rampup). Consistency is softmax MSE (mean
-// over C and the batch, as METHODS.md) or KL(p_t ‖ p_s).
+// over C and the batch, as METHODS.md) or KL(p_t ‖ p_s). With an embedding loss (EmbedSeg) the
+// consistency is loss::EmbeddingConsistency instead: the seed map as a probability by MSE, offsets
+// and sigmas by MSE on the pixels the teacher's seed marks as foreground.
 //
 // Budget-aware defaults (METHODS.md, "Budgets"): the ramp-up is a fraction of the run, and the
 // decay, when not set, is tied to the run's length: 1 − 10/total_steps, kept in [0.9, 0.999], so
@@ -14,8 +16,11 @@
 
 #include <algorithm>
 #include <optional>
+#include <type_traits>
+#include <variant>
 
 #include "semiseg/loss/consistency.hpp"
+#include "semiseg/loss/embedding_consistency.hpp"
 #include "semiseg/optim/ema.hpp"
 #include "semiseg/optim/ramp.hpp"
 #include "semiseg/ssl/strategy.hpp"
@@ -60,6 +65,7 @@ struct MeanTeacher {
     using In = typename Model::input_dim;
     using Out = typename Model::output_dim;
     using Inputs = StepInputs<T, D, In, Out>;
+    static constexpr bool embedding = loss::is_embedding_loss<Loss>;
 
     Runner(const Options& options, Model& student, const RunnerSetup<Model>& setup)
         : options_(options), student_(student), teacher_(setup.model, setup.seed, "teacher") {
@@ -96,10 +102,13 @@ struct MeanTeacher {
       const Context teacher_ctx{true, false, static_cast<std::uint32_t>(in.step) + 0x8000'0000u};
       // The teacher's output stays valid until its next forward, so the loss reads it in place.
       const auto& teacher_logits = teacher_.forward(teacher_in, teacher_ctx);
-      const double consistency =
-          options_.kind == Consistency::mse
-              ? mse_.value_and_grad(logits.view(), teacher_logits.view(), consistency_grad_)
-              : kl_.value_and_grad(logits.view(), teacher_logits.view(), consistency_grad_);
+      double consistency = 0;
+      if constexpr (embedding)
+        consistency = embedding_.value_and_grad(logits.view(), teacher_logits.view(), consistency_grad_);
+      else
+        consistency = options_.kind == Consistency::mse
+                          ? mse_.value_and_grad(logits.view(), teacher_logits.view(), consistency_grad_)
+                          : kl_.value_and_grad(logits.view(), teacher_logits.view(), consistency_grad_);
 
       // d/dlogits = w·d(consistency) + [labeled rows] d(CE), all times the accumulation scale.
       scale(consistency_grad_.view(), static_cast<T>(w));
@@ -124,6 +133,7 @@ struct MeanTeacher {
     Tensor<T, D, Out> grad_, consistency_grad_;
     loss::SoftmaxMSE<T, D, Out> mse_;
     loss::SoftmaxKL<T, D, Out> kl_;
+    std::conditional_t<embedding, loss::EmbeddingConsistency<T, D, Out>, std::monostate> embedding_;
   };
 };
 

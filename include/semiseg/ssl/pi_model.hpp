@@ -64,6 +64,8 @@ struct PiModel {
     using Out = typename Model::output_dim;
     using Inputs = StepInputs<T, D, In, Out>;
 
+    static_assert(loss::require_class_loss<Loss>());
+
     Runner(const Options& options, Model& student, const RunnerSetup<Model>&) : options_(options), student_(student) {
       weight_rule(options_).validate("PiModel");
     }

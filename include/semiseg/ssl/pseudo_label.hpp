@@ -38,6 +38,8 @@ struct PseudoLabel {
     using Out = typename Model::output_dim;
     using Inputs = StepInputs<T, D, typename Model::input_dim, Out>;
 
+    static_assert(loss::require_class_loss<Loss>());
+
     Runner(const Options& options, Model& student, const RunnerSetup<Model>&)
         : options_(options), student_(student) {
       if (!(options_.threshold >= 0 && options_.threshold <= 1))

@@ -22,6 +22,7 @@
 #include "semiseg/core/launch.hpp"
 #include "semiseg/core/tensor.hpp"
 #include "semiseg/loss/common.hpp"
+#include "semiseg/loss/loss.hpp"
 #include "semiseg/optim/optimizer.hpp"
 
 namespace semiseg::ssl {

@@ -56,6 +56,8 @@ struct TemporalEnsembling {
     using Out = typename Model::output_dim;
     using Inputs = StepInputs<T, D, In, Out>;
 
+    static_assert(loss::require_class_loss<Loss>());
+
     Runner(const Options& options, Model& student, const RunnerSetup<Model>&) : options_(options), student_(student) {
       LaineAilaWeight{options_.consistency, options_.rampup, options_.labeled_fraction, options_.warmup_epochs}.validate(
           "TemporalEnsembling");

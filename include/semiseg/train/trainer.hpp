@@ -29,6 +29,7 @@
 #include "semiseg/core/device.hpp"
 #include "semiseg/data/loader.hpp"
 #include "semiseg/loss/loss.hpp"
+#include "semiseg/loss/spatial_embedding.hpp"
 #include "semiseg/metrics/confusion.hpp"
 #include "semiseg/optim/optimizer.hpp"
 #include "semiseg/ssl/strategy.hpp"
@@ -45,9 +46,13 @@ concept StrategyFor = requires {
 };
 
 // Validation scores of one evaluation: the student's, and the teacher's where there is one.
+// Embedding backbones (EmbedSeg) are scored by the IoU of φ > 0.5 with each instance, the score
+// EmbedSeg picks its best model by; their confusion matrices stay empty.
 struct Evaluation {
   metrics::ConfusionMatrix student{1};
   std::optional<metrics::ConfusionMatrix> teacher{};
+  loss::EmbeddingIou student_embedding{};
+  std::optional<loss::EmbeddingIou> teacher_embedding{};
 };
 
 struct FitOptions {
@@ -72,7 +77,7 @@ struct FitResult {
   double seconds = 0;
   std::vector<ssl::LossParts> epochs{};  // each epoch's mean loss parts, in order
   std::optional<Evaluation> last{};  // the last validation
-  double best_score = NAN;           // best validation mIoU (segmentation) or accuracy
+  double best_score = NAN;           // best validation mIoU, accuracy, or embedding IoU
   std::size_t best_epoch = 0;
 };
 
@@ -89,6 +94,7 @@ class Trainer {
   using SupLoss = LossT<T, Dev, Out>;
   using Runner = typename Strategy::template Runner<Model, SupLoss>;
   static constexpr bool segmentation = !std::is_same_v<Out, flat>;
+  static constexpr bool embedding = loss::is_embedding_loss<SupLoss>;
 
   static_assert(std::is_same_v<In, Dim>, "semiseg: the backbone's input dimension must be the trainer's dimension");
   static_assert(backbone::check_backbone<Model>());
@@ -201,7 +207,7 @@ class Trainer {
       std::optional<Evaluation> eval;
       if (fit.evaluate_every && ((epoch + 1) % fit.evaluate_every == 0 || epoch + 1 == fit.epochs)) {
         eval = evaluate(validation);
-        const double score = headline(eval->student);
+        const double score = student_score(*eval);
         if (std::isnan(result.best_score) || score > result.best_score) {
           result.best_score = score;
           result.best_epoch = epoch + 1;
@@ -221,20 +227,59 @@ class Trainer {
     return result;
   }
 
-  // Confusion matrices of the student (and the teacher) over a dataset, in eval mode.
+  // Confusion matrices (or, for embeddings, instance IoU sums) of the student and the teacher
+  // over a dataset, in eval mode.
   template <data::Dataset V>
     requires std::same_as<typename V::dim_type, Dim>
   Evaluation evaluate(const V& data, std::size_t batch_size = 16) {
-    Evaluation e{metrics::ConfusionMatrix(static_cast<std::size_t>(options_.model.classes)), std::nullopt};
-    if (Model* teacher = runner_.evaluation_model()) e.teacher.emplace(static_cast<std::size_t>(options_.model.classes));
+    Evaluation e;
+    if constexpr (!embedding) {
+      e.student = metrics::ConfusionMatrix(static_cast<std::size_t>(options_.model.classes));
+      if (runner_.evaluation_model()) e.teacher.emplace(static_cast<std::size_t>(options_.model.classes));
+    } else if (runner_.evaluation_model()) {
+      e.teacher_embedding.emplace();
+    }
     data::Loader<V> loader(data, {.batch_size = batch_size, .shuffle = false, .drop_last = false, .threads = 1});
     for (std::size_t b = 0; b < loader.batches_per_epoch(); ++b) {
       const data::Batch<Dim> batch = loader.next();
       upload_images(batch.images, labeled_);
-      score(model_, batch, e.student);
-      if (Model* teacher = runner_.evaluation_model()) score(*teacher, batch, *e.teacher);
+      if constexpr (embedding) {
+        upload_targets(batch, targets_);
+        score_embedding(model_, e.student_embedding);
+        if (Model* teacher = runner_.evaluation_model()) score_embedding(*teacher, *e.teacher_embedding);
+      } else {
+        score(model_, batch, e.student);
+        if (Model* teacher = runner_.evaluation_model()) score(*teacher, batch, *e.teacher);
+      }
     }
     return e;
+  }
+
+  // The headline validation score: mIoU (segmentation), accuracy (classification) or the
+  // embedding IoU; NaN for a teacher that is not there.
+  static double student_score(const Evaluation& e) {
+    if constexpr (embedding) return e.student_embedding.mean();
+    else return headline(e.student);
+  }
+  static double teacher_score(const Evaluation& e) {
+    if constexpr (embedding) return e.teacher_embedding ? e.teacher_embedding->mean() : NAN;
+    else return e.teacher ? headline(*e.teacher) : NAN;
+  }
+
+  // The raw network output (channels × spatial) of one image, by the student in eval mode; for
+  // embedding backbones, offsets, sigmas and the seed logit.
+  xt::xtensor<float, Dim::spatial + 1> predict_raw(const data::Image<Dim>& image)
+    requires segmentation
+  {
+    const std::vector<T> out = forward_one(image);
+    std::array<std::size_t, Dim::spatial + 1> shape{};
+    for (int a = 0; a < Dim::spatial; ++a) shape[static_cast<std::size_t>(a) + 1] = image.shape()[static_cast<std::size_t>(a) + 1];
+    std::size_t plane = 1;
+    for (int a = 1; a <= Dim::spatial; ++a) plane *= shape[static_cast<std::size_t>(a)];
+    shape[0] = out.size() / plane;
+    auto result = xt::xtensor<float, Dim::spatial + 1>::from_shape(shape);
+    std::copy(out.begin(), out.end(), result.data());
+    return result;
   }
 
   // The class of every pixel of one image (C × spatial), by the student in eval mode.
@@ -336,7 +381,12 @@ class Trainer {
   }
 
   void upload_targets(const data::Batch<Dim>& b, Tensor<std::int32_t, Dev, Out>& device) {
-    if constexpr (segmentation) {
+    if constexpr (embedding) {
+      if (!b.has_instances())
+        throw value_error("fit: an embedding loss needs instance maps, and the labeled dataset's samples have none");
+      device.resize(b.instances.shape());
+      copy<Dev, cpu>(device.data(), b.instances.data(), b.instances.size());
+    } else if constexpr (segmentation) {
       if (!b.has_masks()) throw value_error("fit: the labeled dataset's samples have no masks");
       device.resize(b.masks.shape());
       copy<Dev, cpu>(device.data(), b.masks.data(), b.masks.size());
@@ -355,6 +405,11 @@ class Trainer {
       cm.add_logits(host, batch.masks);
     else
       cm.add_logits(host, batch.labels);
+  }
+
+  void score_embedding(Model& m, loss::EmbeddingIou& iou) {
+    const auto& out = m.forward(labeled_.view(), Context::evaluation());
+    loss_.value_and_iou(out.view(), targets_.view(), iou);
   }
 
   std::vector<T> forward_one(const data::Image<Dim>& image) {
@@ -416,8 +471,8 @@ class Trainer {
     std::printf("epoch %zu/%zu  lr %.3g", epoch, fit.epochs, optimizer_.lr());
     for (const auto& [name, value] : sums) std::printf("  %s %.4f", name.c_str(), value);
     if (e) {
-      std::printf("  val %s %.4f", segmentation ? "mIoU" : "accuracy", headline(e->student));
-      if (e->teacher) std::printf("  teacher %.4f", headline(*e->teacher));
+      std::printf("  val %s %.4f", embedding ? "embedding IoU" : segmentation ? "mIoU" : "accuracy", student_score(*e));
+      if (!std::isnan(teacher_score(*e))) std::printf("  teacher %.4f", teacher_score(*e));
     }
     std::printf("\n");
     std::fflush(stdout);
@@ -438,7 +493,7 @@ class Trainer {
     }
     log << epoch << ',' << step_ << ',' << optimizer_.lr();
     for (const std::string& c : columns) log << ',' << ssl::total_of(sums, {c});
-    log << ',' << (e ? headline(e->student) : NAN) << ',' << (e && e->teacher ? headline(*e->teacher) : NAN) << '\n';
+    log << ',' << (e ? student_score(*e) : NAN) << ',' << (e ? teacher_score(*e) : NAN) << '\n';
     log.flush();
   }
 
