@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <variant>
 #include <vector>
 
 #include <unistd.h>
@@ -28,6 +29,8 @@
 #include "semiseg/backbone/backbone.hpp"
 #include "semiseg/core/device.hpp"
 #include "semiseg/data/loader.hpp"
+#include "semiseg/instance/clustering.hpp"
+#include "semiseg/instance/tta.hpp"
 #include "semiseg/loss/loss.hpp"
 #include "semiseg/loss/spatial_embedding.hpp"
 #include "semiseg/metrics/confusion.hpp"
@@ -282,6 +285,30 @@ class Trainer {
     return result;
   }
 
+  // Instance labels of one image (C × spatial) by the student in eval mode: its embedding
+  // clustered with `clustering` (instance/clustering.hpp), on the trainer's device. `tta` (2D
+  // only) averages the eight flips and quarter turns first (instance/tta.hpp), on the host.
+  xt::xtensor<std::int32_t, Dim::spatial> predict_instances(const data::Image<Dim>& image,
+                                                            const instance::ClusteringOptions<Dim>& clustering = {},
+                                                            bool tta = false)
+    requires embedding
+  {
+    if (!tta) {
+      const Tensor<T, Dev, Dim> x = image_tensor(image);
+      return clusterer_(model_.forward(x.view(), Context::evaluation()).view(), clustering);
+    }
+    if constexpr (Dim::spatial != 2) {
+      throw value_error("predict_instances: test-time augmentation is 2D only");
+    } else {
+      const xt::xtensor<float, 3> raw =
+          instance::predict_with_tta(image, [&](const xt::xtensor<float, 3>& im) { return predict_raw(im); });
+      shape_of<Dim> s;
+      s[0] = 1;
+      for (int a = 0; a < 3; ++a) s[a + 1] = static_cast<index_t>(raw.shape()[static_cast<std::size_t>(a)]);
+      return host_clusterer_(TensorView<const float, cpu, Dim>(raw.data(), s), clustering);
+    }
+  }
+
   // The class of every pixel of one image (C × spatial), by the student in eval mode.
   xt::xtensor<std::int32_t, Dim::spatial> predict(const data::Image<Dim>& image)
     requires segmentation
@@ -412,13 +439,18 @@ class Trainer {
     loss_.value_and_iou(out.view(), targets_.view(), iou);
   }
 
-  std::vector<T> forward_one(const data::Image<Dim>& image) {
+  Tensor<T, Dev, Dim> image_tensor(const data::Image<Dim>& image) {
     shape_of<Dim> s;
     s[0] = 1;
     for (int a = 0; a <= Dim::spatial; ++a) s[a + 1] = static_cast<index_t>(image.shape()[static_cast<std::size_t>(a)]);
     Tensor<T, Dev, Dim> x(s);
     const std::vector<T> values(image.data(), image.data() + image.size());
     from_host(x.view(), values);
+    return x;
+  }
+
+  std::vector<T> forward_one(const data::Image<Dim>& image) {
+    const Tensor<T, Dev, Dim> x = image_tensor(image);
     return to_host(model_.forward(x.view(), Context::evaluation()).view());
   }
 
@@ -505,6 +537,8 @@ class Trainer {
   std::size_t step_ = 0;
   Tensor<T, Dev, Dim> labeled_, unlabeled_, second_;
   Tensor<std::int32_t, Dev, Out> targets_;
+  std::conditional_t<embedding, instance::Clusterer<T, Dev, Dim>, std::monostate> clusterer_;
+  std::conditional_t<embedding, instance::Clusterer<float, cpu, Dim>, std::monostate> host_clusterer_;
 };
 
 }  // namespace semiseg
