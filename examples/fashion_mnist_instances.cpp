@@ -2,9 +2,9 @@
 // BranchedERFNet trained with the SpatialEmbedding loss, then clustered into instances. With
 // --labeled below the training set, the rest of it is unlabeled and the semi-supervised
 // strategies (Mean Teacher, FixMatch on embeddings) use it. Prints per strategy the validation
-// embedding IoU and the test AP_dsb at IoU 0.5 and 0.75 with the mean matched IoU, and writes
-// colour-coded pictures (image | ground truth | one column per strategy; 3D: one row of slices
-// per volume).
+// embedding IoU and the test AP_dsb at IoU 0.5 and 0.75 with the mean matched IoU (and, with
+// --tta, AP_dsb at 0.5 again with test-time augmentation), and writes colour-coded pictures
+// (image | ground truth | one column per strategy; 3D: four slices of each volume side by side).
 //
 //   fashion_mnist_instances [--dim 2|3] [--strategies supervised,mean_teacher,fixmatch]
 //       [--labeled N] [--unlabeled N] [--epochs E] [--steps-per-epoch S] [--batch B]
@@ -53,7 +53,7 @@ struct Arguments {
 
 struct Outcome {
   std::string strategy;
-  double validation_iou = NAN, ap50 = NAN, ap75 = NAN, matched_iou = NAN, seconds = 0;
+  double validation_iou = NAN, ap50 = NAN, ap75 = NAN, matched_iou = NAN, tta_ap50 = NAN, seconds = 0;
 };
 
 template <class Dim>
@@ -141,28 +141,36 @@ Outcome run(const Arguments& args, const std::string& name, const data::FashionM
   clustering.seed_threshold = args.seed_threshold;
   clustering.min_object_size = static_cast<ss::index_t>(args.min_object_size.value_or(Dim::spatial == 3 ? 200 : 36));
   clustering.seeds = args.maxima ? ss::instance::SeedSelection::local_maxima : ss::instance::SeedSelection::greedy;
-  ss::instance::InstanceScores scores({0.5, 0.75});
+  ss::instance::InstanceScores scores({0.5, 0.75}), tta_scores({0.5, 0.75});
   const auto colours = data::palette(64);
   const std::size_t shown = std::min<std::size_t>(4, test.size());
-  std::vector<data::Raster> column;  // per shown sample: [image, truth,] prediction (slices in 3D)
-  const std::size_t slices = Dim::spatial == 3 ? 4 : 1;
+  std::vector<data::Raster> column;  // per shown sample: [image, truth,] prediction
+  // A 2D tile is the canvas; a 3D tile is a strip of four slices through the volume.
+  const auto tile = [&](auto&& slice_of, std::size_t depth) {
+    if constexpr (Dim::spatial == 2) {
+      return data::enlarge(slice_of(std::size_t{0}), 2);
+    } else {
+      std::vector<data::Raster> strip;
+      for (std::size_t k = 0; k < 4; ++k) strip.push_back(slice_of((2 * k + 1) * depth / 8));
+      return data::enlarge(data::grid(strip, 4), 2);
+    }
+  };
   for (std::size_t i = 0; i < test.size(); ++i) {
     const auto s = test.get(i);
     const auto truth = plain_ids<Dim>(s.instances);
-    const auto prediction = trainer.predict_instances(s.image, clustering, args.tta);
+    const auto prediction = trainer.predict_instances(s.image, clustering);
     scores.add(truth, prediction);
+    if (args.tta) tta_scores.add(truth, trainer.predict_instances(s.image, clustering, true));
     if (i >= shown) continue;
-    for (std::size_t k = 0; k < slices; ++k) {
-      const std::size_t z = Dim::spatial == 3 ? (2 * k + 1) * s.image.shape()[1] / (2 * slices) : 0;
-      if (columns == 0) {
-        column.push_back(data::enlarge(data::to_rgb<Dim>(s.image, z), 2));
-        column.push_back(data::enlarge(data::colour_code<Dim>(truth, colours, z), 2));
-      }
-      column.push_back(data::enlarge(data::colour_code<Dim>(prediction, colours, z), 2));
+    const std::size_t depth = Dim::spatial == 3 ? s.image.shape()[1] : 1;
+    if (columns == 0) {
+      column.push_back(tile([&](std::size_t z) { return data::to_rgb<Dim>(s.image, z); }, depth));
+      column.push_back(tile([&](std::size_t z) { return data::colour_code<Dim>(truth, colours, z); }, depth));
     }
+    column.push_back(tile([&](std::size_t z) { return data::colour_code<Dim>(prediction, colours, z); }, depth));
   }
-  // Rows: one per shown sample and slice; columns grow by one per strategy.
-  const std::size_t rows = shown * slices, per_row = column.size() / rows;
+  // One row per shown sample; columns grow by one per strategy.
+  const std::size_t rows = shown, per_row = column.size() / rows;
   std::vector<data::Raster> merged;
   for (std::size_t row = 0; row < rows; ++row) {
     for (std::size_t c = 0; c < columns; ++c) merged.push_back(tiles[row * columns + c]);
@@ -171,7 +179,7 @@ Outcome run(const Arguments& args, const std::string& name, const data::FashionM
   tiles = std::move(merged);
   columns += per_row;
   return {name, r.last ? Trainer::student_score(*r.last) : NAN, scores.ap_dsb(0.5), scores.ap_dsb(0.75),
-          scores.mean_matched_iou(), r.seconds};
+          scores.mean_matched_iou(), args.tta ? tta_scores.ap_dsb(0.5) : NAN, r.seconds};
 }
 
 template <class Dim>
@@ -192,15 +200,15 @@ int main_for(const Arguments& args) {
     else if (s == "mean_teacher") outcomes.push_back(run<Dim, ss::ssl::MeanTeacher<>>(args, s, items, tiles, columns));
     else outcomes.push_back(run<Dim, ss::ssl::FixMatch>(args, s, items, tiles, columns));
   }
-  std::printf("\n%-13s %14s %12s %13s %18s %9s\n", "strategy", "val emb. IoU", "test AP@0.5", "test AP@0.75",
-              "mean matched IoU", "seconds");
+  std::printf("\n%-13s %14s %12s %13s %18s %16s %9s\n", "strategy", "val emb. IoU", "test AP@0.5", "test AP@0.75",
+              "mean matched IoU", "TTA test AP@0.5", "seconds");
   for (const Outcome& o : outcomes)
-    std::printf("%-13s %14.4f %12.4f %13.4f %18.4f %9.1f\n", o.strategy.c_str(), o.validation_iou, o.ap50, o.ap75,
-                o.matched_iou, o.seconds);
+    std::printf("%-13s %14.4f %12.4f %13.4f %18.4f %16.4f %9.1f\n", o.strategy.c_str(), o.validation_iou, o.ap50,
+                o.ap75, o.matched_iou, o.tta_ap50, o.seconds);
   const std::filesystem::path picture = args.out / (std::string("instances_") + Dim::name + ".png");
   data::write_png(picture, data::grid(tiles, columns));
   std::printf("wrote %s (image | ground truth | one column per strategy%s)\n", picture.string().c_str(),
-              Dim::spatial == 3 ? "; four slices per volume" : "");
+              Dim::spatial == 3 ? "; four slices per volume, side by side" : "");
   return 0;
 }
 
