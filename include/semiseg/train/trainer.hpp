@@ -231,10 +231,12 @@ class Trainer {
   }
 
   // Confusion matrices (or, for embeddings, instance IoU sums) of the student and the teacher
-  // over a dataset, in eval mode.
+  // over a dataset, in eval mode, `batch_size` samples at a time (0: the labeled loader's batch
+  // size, so validation needs no more memory than training).
   template <data::Dataset V>
     requires std::same_as<typename V::dim_type, Dim>
-  Evaluation evaluate(const V& data, std::size_t batch_size = 16) {
+  Evaluation evaluate(const V& data, std::size_t batch_size = 0) {
+    if (batch_size == 0) batch_size = std::max<std::size_t>(options_.labeled.batch_size, 1);
     Evaluation e;
     if constexpr (!embedding) {
       e.student = metrics::ConfusionMatrix(static_cast<std::size_t>(options_.model.classes));
