@@ -1,5 +1,8 @@
 #include "semiseg/data/instance_centres.hpp"
 
+#include "semiseg/data/augment/compose.hpp"
+#include "semiseg/data/augment/geometric.hpp"
+
 #include <doctest/doctest.h>
 
 #include <vector>
@@ -109,6 +112,22 @@ TEST_CASE("WithCentres: marks each sample's instances and leaves samples without
   CHECK(d.size() == 2);
   CHECK(flagged(d.get(0).instances).size() == 2);
   CHECK(!d.get(1).has_instances());
+}
+
+TEST_CASE("MarkCentres: marks the centres of what a crop left") {
+  data::Sample<dim2> s;
+  s.image = data::Image<dim2>::from_shape({1, 7, 7});
+  s.image.fill(0.f);
+  s.instances = l_shape();
+  data::mark_centres<dim2>(s.instances);  // the whole L's medoid (0, 1)
+  data::Rng rng(1, 2, 3, 4);
+  // Rows 2..4 only: three pixels of the L's stem remain (the flagged pixel is cut away), then the
+  // centres are marked again: the middle of the stem.
+  data::aug::Compose<dim2> chain{data::aug::CenterCrop{.size = {3, 7}}, data::MarkCentres<dim2>{}};
+  chain(s, rng);
+  const auto f = flagged(s.instances);
+  REQUIRE(f.size() == 1);
+  CHECK(f[0] == std::array<std::int32_t, 3>{3, 1, 0});
 }
 
 }  // namespace semiseg::test

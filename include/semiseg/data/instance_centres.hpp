@@ -5,8 +5,11 @@
 // (the instance's pixel nearest its mean position, which stays inside a non-convex instance where
 // EmbedSeg's rounded mean may not). Distances use the voxel spacing, so anisotropic volumes
 // get their physical medoid. Flags travel with the ids through flips, quarter turns, crops and
-// shifts, which move whole pixels; the loss falls back to the centroid for an instance whose
-// flag was lost. WithCentres is a dataset view that marks the centres of each sample it returns.
+// shifts, which move whole pixels; the loss falls back to the mean coordinate for an instance
+// whose flag was lost. WithCentres is a dataset view that marks the centres of each sample it
+// returns: right when no crop or zoom follows. After crops (EmbedSeg marks the centres of each
+// crop), append the MarkCentres transform to the loader's transform instead. Ids must stay below
+// instance::centre_flag (2^30).
 // The medoid is exact up to 2048 pixels per instance; larger instances take the best of the 256
 // pixels nearest their geometric median (Weiszfeld's iteration), which is the medoid for convex
 // shapes and costs O(256·n) instead of O(n²).
@@ -156,6 +159,17 @@ void mark_centres(LabelMap<Dim>& instances, const CentreOptions<Dim>& options = 
     v[list[detail::centre_of<S>(points, options.kind)]] |= instance::centre_flag;
   }
 }
+
+// A transform (for data::aug::Compose) that marks the centres of a sample's instance map, after
+// the crops and zooms before it.
+template <SpatialDimension Dim>
+struct MarkCentres {
+  CentreOptions<Dim> options{};
+  template <class Rng>
+  void operator()(Sample<Dim>& s, Rng&) const {
+    if (s.has_instances()) mark_centres<Dim>(s.instances, options);
+  }
+};
 
 // A dataset whose samples' instance maps carry their centres (see mark_centres).
 template <Dataset D>

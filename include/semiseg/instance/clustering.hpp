@@ -8,7 +8,9 @@
 // seeds: the lower raster index first) over the foreground pixels only:
 //   - greedy (EmbedSeg's): every unclustered foreground pixel, until the best unclustered one is
 //     below seed_threshold;
-//   - local_maxima: only foreground pixels with seed ≥ seed_threshold that are the maximum of the
+//   - local_maxima (our variant; EmbedSeg's smooths the seed map first, has no seed threshold and
+//     retries seeds inside clustered areas): only foreground pixels with seed ≥ seed_threshold that
+//     are the maximum of the
 //     (2·maxima_radius + 1)^S box of pixels around them (index space, clipped at the borders; an
 //     equal seed at a lower raster index beats them); radius 0 makes every pixel a maximum, which
 //     is exactly the greedy variant.
@@ -62,8 +64,9 @@ struct ClusteringOptions {
   EmbeddingGrid<Dim> grid{};  // must be the grid the network was trained with
   double foreground_threshold = 0.5;  // foreground = seed > this; in [0, 1)
   double seed_threshold = 0.9;        // no seed below this starts a proposal; in [0, 1]
-  // A proposal needs more than this many pixels to become an instance. 36 is EmbedSeg's default
-  // (its 2D test configurations); 3D data usually want a larger value, set from the data.
+  // A proposal needs more than this many pixels to become an instance. 36 is the default of
+  // EmbedSeg's Cluster.cluster (its newer test configurations pass 10); 3D data usually want a
+  // larger value, set from the data.
   index_t min_object_size = 36;
   double proposal_threshold = 0.5;  // proposal = φ > this; in (0, 1)
   SeedSelection seeds = SeedSelection::greedy;

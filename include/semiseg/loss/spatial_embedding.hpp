@@ -123,6 +123,11 @@ class SpatialEmbedding {
     const bool grad = dprediction != nullptr;
     if (grad) dx_.assign(x_.size(), 0.0);
     const index_t n = prediction.n(), plane = prediction.plane();
+    if (n == 0 || plane == 0) {
+      if (dprediction) dprediction->resize(prediction.shape);
+      parts_ = {};
+      return 0.0;
+    }
     steps_ = instance::grid_steps<double>(options_.grid, prediction.shape);
     parts_ = {};
     double total = 0;

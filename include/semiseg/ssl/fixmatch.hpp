@@ -15,8 +15,9 @@
 // Defaults: τ = 0.95, λ_u = 1. With an embedding loss (EmbedSeg) the weak view's prediction is
 // the target of loss::EmbeddingConsistency in its hard form: the seed learns the weak seed map
 // thresholded at ½ on the pixels whose seed probability is at least τ from either side, and
-// offsets and sigmas are pulled to the weak view's by MSE on its foreground. CutMix is off there:
-// a pasted box would cut instances whose embeddings point at centres outside it.
+// offsets and sigmas are pulled to the weak view's by MSE on its foreground. The strong view must
+// then change intensities only, since embeddings are positions. CutMix is off there: a pasted
+// box would cut instances whose embeddings point at centres outside it.
 #pragma once
 
 #include <optional>

@@ -6,7 +6,9 @@
 // samples, with w(t) = consistency · sigmoid_rampup(t, rampup). Consistency is softmax MSE (mean
 // over C and the batch, as METHODS.md) or KL(p_t ‖ p_s). With an embedding loss (EmbedSeg) the
 // consistency is loss::EmbeddingConsistency instead: the seed map as a probability by MSE, offsets
-// and sigmas by MSE on the pixels the teacher's seed marks as foreground.
+// and sigmas by MSE on the pixels the teacher's seed marks as foreground (`kind` must stay mse).
+// The teacher's view may differ from the student's in intensities only: embeddings are positions,
+// so a geometric change between the views would pull offsets to the wrong place.
 //
 // Budget-aware defaults (METHODS.md, "Budgets"): the ramp-up is a fraction of the run, and the
 // decay, when not set, is tied to the run's length: 1 − 10/total_steps, kept in [0.9, 0.999], so
@@ -74,6 +76,8 @@ struct MeanTeacher {
         throw value_error("MeanTeacher: ema_decay must lie in [0, 1]");
       if (options_.ema_decay_rampup && !(*options_.ema_decay_rampup >= 0 && *options_.ema_decay_rampup <= 1))
         throw value_error("MeanTeacher: ema_decay_rampup must lie in [0, 1]");
+      if (embedding && options_.kind != Consistency::mse)
+        throw value_error("MeanTeacher: with an embedding loss the consistency is EmbeddingConsistency; kind must be mse");
       optim::copy_parameters(teacher_.parameters(), student_.parameters());
     }
 

@@ -211,7 +211,7 @@ class Trainer {
       if (fit.evaluate_every && ((epoch + 1) % fit.evaluate_every == 0 || epoch + 1 == fit.epochs)) {
         eval = evaluate(validation);
         const double score = student_score(*eval);
-        if (std::isnan(result.best_score) || score > result.best_score) {
+        if (!std::isnan(score) && (std::isnan(result.best_score) || score > result.best_score)) {
           result.best_score = score;
           result.best_epoch = epoch + 1;
           if (!fit.run_dir.empty()) save(fit.run_dir / "best.safetensors", epoch + 1);
@@ -288,13 +288,19 @@ class Trainer {
   }
 
   // Instance labels of one image (C × spatial) by the student in eval mode: its embedding
-  // clustered with `clustering` (instance/clustering.hpp), on the trainer's device. `tta` (2D
-  // only) averages the eight flips and quarter turns first (instance/tta.hpp), on the host.
+  // clustered with `options` (instance/clustering.hpp), on the trainer's device, in the loss's
+  // embedding grid (the grid in `options` is replaced by it). `tta` (2D only, square pixels)
+  // averages the eight flips and quarter turns first (instance/tta.hpp), on the host.
   xt::xtensor<std::int32_t, Dim::spatial> predict_instances(const data::Image<Dim>& image,
-                                                            const instance::ClusteringOptions<Dim>& clustering = {},
+                                                            const instance::ClusteringOptions<Dim>& options = {},
                                                             bool tta = false)
     requires embedding
   {
+    instance::ClusteringOptions<Dim> clustering = options;
+    clustering.grid = options_.loss.grid;
+    if (tta && clustering.grid.spacing.front() != clustering.grid.spacing.back())
+      throw value_error("predict_instances: test-time augmentation turns the image, so it needs square pixels "
+                        "(equal spacing along H and W)");
     if (!tta) {
       const Tensor<T, Dev, Dim> x = image_tensor(image);
       return clusterer_(model_.forward(x.view(), Context::evaluation()).view(), clustering);
