@@ -40,6 +40,7 @@
 #include <semiseg/semiseg.hpp>
 
 #include "common/arguments.hpp"
+#include "common/labeled_split.hpp"
 
 namespace ss = semiseg;
 namespace data = semiseg::data;
@@ -272,18 +273,7 @@ Outcome run(const Arguments& args, const std::string& name, const data::FolderOp
   const Eval test(split("test", "test_labels"), stride, args.eval_crop);
 
   // The same labeled images for every strategy: a seeded draw of the labeled fraction.
-  std::vector<std::size_t> order(train.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  data::Rng pick(args.seed, data::streams::split);
-  for (std::size_t i = order.size(); i > 1; --i)
-    std::swap(order[i - 1], order[static_cast<std::size_t>(pick.integer(0, static_cast<std::int64_t>(i) - 1))]);
-  const auto n_labeled = std::clamp<std::size_t>(
-      static_cast<std::size_t>(std::llround(args.labeled_fraction * static_cast<double>(train.size()))), 2,
-      train.size());
-  std::vector<std::size_t> labeled_ids(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_labeled));
-  std::vector<std::size_t> unlabeled_ids(order.begin() + static_cast<std::ptrdiff_t>(n_labeled), order.end());
-  std::sort(labeled_ids.begin(), labeled_ids.end());
-  std::sort(unlabeled_ids.begin(), unlabeled_ids.end());
+  const auto [labeled_ids, unlabeled_ids] = examples::labeled_split(train.size(), args.labeled_fraction, args.seed, 2);
   if (Strategy::uses_unlabeled && unlabeled_ids.size() < 2)
     throw ss::value_error(name + " needs at least two unlabeled images; lower --labeled-fraction");
   const Fitted<data::FolderDataset<ss::dim2>> train_fitted(train, stride, 0);
