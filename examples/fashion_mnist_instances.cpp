@@ -22,7 +22,6 @@
 // positions). --accumulate is EmbedSeg's virtual batch multiplier; --tta averages the eight flips
 // and quarter turns of each test image (2D).
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -214,22 +213,16 @@ int main_for(const Arguments& args) {
 
 namespace {
 
-// A whole non-negative number, or an error naming the option.
+// A whole non-negative number or a finite real, or an error naming the option.
 std::size_t count_of(const std::string& option, const char* text) {
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text, &end, 10);
-  if (end == text || *end != '\0' || errno != 0 || v < 0)
-    throw ss::value_error(option + " needs a whole number >= 0, got '" + text + "'");
-  return static_cast<std::size_t>(v);
+  std::size_t v = 0;
+  if (!examples::parse(text, v)) throw ss::value_error(option + " needs a whole number >= 0, got '" + text + "'");
+  return v;
 }
 
 double real_of(const std::string& option, const char* text) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text, &end);
-  if (end == text || *end != '\0' || errno != 0 || !std::isfinite(v))
-    throw ss::value_error(option + " needs a number, got '" + text + "'");
+  double v = 0;
+  if (!examples::parse(text, v)) throw ss::value_error(option + " needs a number, got '" + text + "'");
   return v;
 }
 

@@ -68,7 +68,6 @@
 // slices at a quarter, half and three quarters of the depth).
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -77,13 +76,12 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <system_error>
 #include <type_traits>
 #include <vector>
 
 #include <semiseg/semiseg.hpp>
 
+#include "common/arguments.hpp"
 #include "common/labeled_split.hpp"
 
 namespace ss = semiseg;
@@ -658,7 +656,7 @@ int main_for(const Arguments& args) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Command line: every number is checked whole (std::from_chars), so "12x", "1e400", "-3" and
+// Command line: every number is checked whole (examples::parse), so "12x", "1e400", "-3" and
 // empty list items are refused.
 
 namespace {
@@ -678,16 +676,6 @@ std::vector<std::string> split_commas(const std::string& text) {
   return out;
 }
 
-// A whole number (unsigned: no sign accepted) or a finite real, the whole text and nothing else.
-template <class T>
-bool parse(std::string_view text, T& into) {
-  const char* end = text.data() + text.size();
-  const auto [p, ec] = std::from_chars(text.data(), end, into);
-  if (text.empty() || ec != std::errc() || p != end) return false;
-  if constexpr (std::is_floating_point_v<T>) return std::isfinite(into);
-  return true;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -696,7 +684,7 @@ int main(int argc, char** argv) {
   const auto number = [&](const char* flag, const char* text, auto& into) {
     if (!bad.empty()) return;
     std::remove_reference_t<decltype(into)> v{};
-    if (parse(text, v)) into = v;
+    if (examples::parse(text, v)) into = v;
     else {
       bad = flag;
       bad += std::is_floating_point_v<decltype(v)> ? " needs a number" : " needs a whole number";

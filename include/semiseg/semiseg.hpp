@@ -50,6 +50,7 @@
 #include "semiseg/loss/focal.hpp"
 #include "semiseg/loss/spatial_embedding.hpp"
 #include "semiseg/metrics/confusion.hpp"
+#include "semiseg/metrics/label_range.hpp"
 #include "semiseg/nn/activation.hpp"
 #include "semiseg/nn/batch_norm.hpp"
 #include "semiseg/nn/conv.hpp"

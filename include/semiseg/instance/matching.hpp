@@ -32,6 +32,7 @@
 
 #include "semiseg/core/device.hpp"
 #include "semiseg/core/error.hpp"
+#include "semiseg/metrics/label_range.hpp"
 
 namespace semiseg::instance {
 
@@ -152,18 +153,8 @@ inline std::vector<std::pair<std::size_t, std::size_t>> linear_sum_assignment(co
 
 namespace detail {
 
-// A contiguous host container of int32 labels: std::vector, std::span, xt::xtensor, a cpu Tensor.
-template <class C>
-concept LabelRange = requires(const C& c) {
-  { c.data() } -> std::convertible_to<const std::int32_t*>;
-  { c.size() } -> std::convertible_to<std::size_t>;
-};
-
-template <class C>
-constexpr bool on_host() {
-  if constexpr (requires { typename C::device; }) return std::is_same_v<typename C::device, cpu>;
-  else return true;
-}
+using metrics::LabelRange;
+using metrics::on_host;
 
 // Sizes must agree; where both maps have shapes that compare with ==, the shapes as well.
 template <class T, class P>

@@ -109,7 +109,6 @@ class SpatialEmbedding {
   double run(TensorView<const T, D, Dim> prediction, TensorView<const std::int32_t, D, Dim> target,
              Tensor<T, D, Dim>* dprediction, TensorView<const T, D, Dim> weights, EmbeddingIou* iou) {
     constexpr const char* who = "spatial_embedding";
-    validate();
     detail::check_logits(who, prediction);
     if (prediction.c() != Layout::channels)
       throw shape_error(std::string("semiseg: spatial_embedding: the prediction needs ") +
@@ -118,8 +117,10 @@ class SpatialEmbedding {
     detail::expect_same_spatial<Dim>(who, "target", prediction.shape, target.shape, 1);
     if (weights.data != nullptr || weights.size() != 0)
       throw value_error("semiseg: spatial_embedding: per-pixel weights are not supported");
-    x_ = to_host(prediction);
-    y_ = to_host(target);
+    x_.resize(static_cast<std::size_t>(prediction.size()));
+    y_.resize(static_cast<std::size_t>(target.size()));
+    copy<cpu, D>(x_.data(), prediction.data, prediction.size());
+    copy<cpu, D>(y_.data(), target.data, target.size());
     const bool grad = dprediction != nullptr;
     if (grad) dx_.assign(x_.size(), 0.0);
     const index_t n = prediction.n(), plane = prediction.plane();
@@ -137,7 +138,8 @@ class SpatialEmbedding {
     parts_.seed /= static_cast<double>(n);
     if (grad) {
       dprediction->resize(prediction.shape);
-      from_host(dprediction->view(), std::vector<T>(dx_.begin(), dx_.end()));
+      dx_out_.assign(dx_.begin(), dx_.end());
+      copy<D, cpu>(dprediction->data(), dx_out_.data(), prediction.size());
     }
     return total / static_cast<double>(n);
   }
@@ -315,7 +317,7 @@ class SpatialEmbedding {
   Options options_{};
   SpatialEmbeddingParts parts_{};
   instance::GridSteps<double, S> steps_{};
-  std::vector<T> x_;
+  std::vector<T> x_, dx_out_;
   std::vector<std::int32_t> y_;
   std::vector<double> dx_, emb_, dtanh_, seed_, dseed_, phi_, dphi_, errors_;
   std::vector<index_t> valid_;

@@ -19,26 +19,9 @@
 
 #include "semiseg/core/error.hpp"
 #include "semiseg/core/tensor.hpp"
+#include "semiseg/metrics/label_range.hpp"
 
 namespace semiseg::metrics {
-
-namespace detail {
-
-// A contiguous host container of labels: std::vector, std::span, xt::xtensor, or a cpu Tensor.
-// A cuda Tensor also has data() and size() but its memory is not readable here.
-template <class C>
-concept LabelRange = requires(const C& c) {
-  { c.data() } -> std::convertible_to<const std::int32_t*>;
-  { c.size() } -> std::convertible_to<std::size_t>;
-};
-
-template <class C>
-constexpr bool on_host() {
-  if constexpr (requires { typename C::device; }) return std::is_same_v<typename C::device, cpu>;
-  else return true;
-}
-
-}  // namespace detail
 
 class ConfusionMatrix {
  public:
@@ -83,9 +66,9 @@ class ConfusionMatrix {
 
   // Containers with data() and size(): std::vector, std::span, xt::xtensor label maps, cpu
   // Tensors. When both have a shape() of the same type, the shapes must agree, not only sizes.
-  template <detail::LabelRange P, detail::LabelRange T>
+  template <LabelRange P, LabelRange T>
   void add(const P& prediction, const T& truth) {
-    static_assert(detail::on_host<P>() && detail::on_host<T>(),
+    static_assert(on_host<P>() && on_host<T>(),
                   "semiseg: ConfusionMatrix reads host memory; copy device tensors to a cpu Tensor first");
     if constexpr (requires { prediction.shape() == truth.shape(); }) {
       if (!(prediction.shape() == truth.shape()))
@@ -118,9 +101,9 @@ class ConfusionMatrix {
                           logits.shape.str() + " (expected N×1×spatial)");
       add_argmax(logits, t.data, static_cast<std::size_t>(t.size()));
     } else {
-      static_assert(detail::LabelRange<L>, "semiseg: ConfusionMatrix::add_logits: truth must be a label tensor or a "
+      static_assert(LabelRange<L>, "semiseg: ConfusionMatrix::add_logits: truth must be a label tensor or a "
                                            "contiguous container of int32 labels");
-      static_assert(detail::on_host<L>(), "semiseg: ConfusionMatrix reads host memory");
+      static_assert(on_host<L>(), "semiseg: ConfusionMatrix reads host memory");
       add_argmax(logits, truth.data(), static_cast<std::size_t>(truth.size()));
     }
   }
