@@ -59,6 +59,38 @@ TEST_CASE_TEMPLATE("conv: gradient check", C, SEMISEG_GRADIENT_CASES) {
   }
 }
 
+TEST_CASE_TEMPLATE("conv: a pass on data skips the input gradient and keeps the parameter gradients", T, float, double) {
+  nn::ConvOptions<dim2> o;
+  o.in_channels = 2;
+  o.out_channels = 3;
+  o.padding = {1, 1};
+  Parameters<T, device> params;
+  nn::Conv<T, device, dim2> conv(params, o);
+  params.finalize(5);
+  conv.set_input_is_data(true);
+  Tensor<T, device, dim2> x(make_shape<2>(2, 2, {{5, 6}})), dy(make_shape<2>(2, 3, {{5, 6}}));
+  std::vector<T> xv(std::size_t(x.size())), dyv(std::size_t(dy.size()));
+  const Philox rng{4, 0, 0};
+  for (std::size_t i = 0; i < xv.size(); ++i) xv[i] = T(rng.uniform<double>(i) - 0.5);
+  for (std::size_t i = 0; i < dyv.size(); ++i) dyv[i] = T(rng.uniform<double>(i + 100) - 0.5);
+  from_host(x.view(), xv);
+  from_host(dy.view(), dyv);
+  auto grads = [&](Context c) {
+    params.zero_grad();
+    conv.forward(x.view(), c);
+    const index_t dx_size = conv.backward(dy.view()).size();
+    return std::pair{dx_size, to_host(params.grads().view())};
+  };
+  const auto [full_dx, full] = grads(Context::training());
+  const auto [data_dx, data] = grads(Context::training_on_data());
+  CHECK(full_dx == x.size());
+  CHECK(data_dx == 0);
+  REQUIRE(full.size() == data.size());
+  double diff = 0;
+  for (std::size_t i = 0; i < full.size(); ++i) diff = std::max(diff, double(std::abs(full[i] - data[i])));
+  CHECK(diff == 0);
+}
+
 TEST_CASE("conv: bad options and inputs are reported") {
   Parameters<double, device> params;
   CHECK_THROWS_AS((nn::Conv<double, device, dim2>(params, {.in_channels = 3, .out_channels = 4, .groups = 2})),

@@ -308,16 +308,23 @@ TEST_CASE("mixing: each sample takes the next one's pixels inside its box, and m
   ssl::mix_with_next(TensorView<const double, device, dim2>(a.view()), TensorView<const std::int32_t, device, dim2>(m.view()), out);
   // Sample 0 takes pixel 1 of sample 1 (both channels); sample 1 takes pixel 0 of sample 0.
   CHECK(to_host(out.view()) == std::vector<double>{1, 6, 3, 8, 1, 6, 3, 8});
-  const auto draw = [](data::Rng& rng, const data::SpatialShape<dim2>& shape) {
-    return data::aug::cutmix_mask_cps<dim2>(shape, rng);
+  const auto draw = [](data::Rng& rng, const data::SpatialShape<dim2>& shape, std::int32_t* mask) {
+    data::aug::paint_cutmix_mask_cps<dim2>(mask, shape, rng);
   };
   Tensor<std::int32_t, device, dim2> m1, m2, m3;
-  ssl::draw_masks<dim2>(3, {16, 16}, 7, 1, 5, draw, m1);
-  ssl::draw_masks<dim2>(3, {16, 16}, 7, 1, 5, draw, m2);
-  ssl::draw_masks<dim2>(3, {16, 16}, 7, 1, 6, draw, m3);
+  std::vector<std::int32_t> host;
+  ssl::draw_masks<dim2>(3, {16, 16}, 7, 1, 5, draw, m1, host);
+  ssl::draw_masks<dim2>(3, {16, 16}, 7, 1, 5, draw, m2, host);
+  ssl::draw_masks<dim2>(3, {16, 16}, 7, 1, 6, draw, m3, host);
   CHECK(m1.shape() == shape_nc<dim2>(3, 1, {16, 16}));
   CHECK(to_host(m1.view()) == to_host(m2.view()));
   CHECK(to_host(m1.view()) != to_host(m3.view()));
+  // Sample 1's mask is the sampler's mask from the same generator.
+  data::Rng rng(7, 1, 5, 1);
+  const auto expected = data::aug::cutmix_mask_cps<dim2>({16, 16}, rng);
+  const std::vector<std::int32_t> all = to_host(m1.view());
+  CHECK(std::vector<std::int32_t>(all.begin() + 256, all.begin() + 512) ==
+        std::vector<std::int32_t>(expected.begin(), expected.end()));
   auto bad = labels(1, 2, {0, 1});
   const auto mismatched = [&] {
     ssl::mix_with_next(TensorView<const double, device, dim2>(a.view()), TensorView<const std::int32_t, device, dim2>(bad.view()),

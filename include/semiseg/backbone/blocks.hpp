@@ -56,6 +56,9 @@ class ConvNormAct {
       gn_.emplace(p, nn::GroupNormOptions{.channels = o.out_channels, .groups = o.groups}, name + ".norm");
   }
 
+  // The block reads the network's input (see nn::Conv::set_input_is_data).
+  void set_input_is_data(bool v) { conv_.set_input_is_data(v); }
+
   const Tensor<T, D, Dim>& forward(TensorView<const T, D, Dim> x, Context c) {
     const Tensor<T, D, Dim>& h = conv_.forward(x, c);
     return act_.forward(bn_ ? bn_->forward(h, c) : gn_->forward(h, c), c);

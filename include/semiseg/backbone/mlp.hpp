@@ -54,6 +54,8 @@ class MLP {
                            name + ".linear" + std::to_string(i));
       in = out;
     }
+    // A training step on data needs no gradient with respect to the input (Context::input_gradient).
+    linear_.front().set_input_is_data(true);
     if (o_.input_dropout > 0)
       input_dropout_.emplace(nn::DropoutOptions{.p = o_.input_dropout, .seed = seed, .stream = 1});
     if (o_.dropout > 0) {
@@ -85,7 +87,8 @@ class MLP {
     return linear_.back().forward(h, c);
   }
 
-  // Returns dx with the input's shape (a view of the flat gradient).
+  // Returns dx with the input's shape (a view of the flat gradient), or an empty view after a
+  // forward whose context had input_gradient false.
   TensorView<const T, D, Dim> backward(TensorView<const T, D, flat> dlogits) {
     TensorView<const T, D, flat> g = dlogits;
     for (std::size_t i = linear_.size(); i-- > 0;) {
@@ -94,6 +97,11 @@ class MLP {
         g = relu_[i].backward(g);
       }
       g = linear_[i].backward(g);
+    }
+    if (g.n() == 0) {  // the forward context asked for no input gradient
+      shape_of<Dim> none = in_shape_;
+      none[0] = 0;
+      return {g.data, none};
     }
     if (input_dropout_) g = input_dropout_->backward(g);
     return {g.data, in_shape_};

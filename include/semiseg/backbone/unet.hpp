@@ -75,6 +75,8 @@ class UNet {
       decoder_.emplace_back(p, block(2 * channels(i), channels(i)), level + ".block1");
       decoder_.emplace_back(p, block(channels(i), channels(i)), level + ".block2");
     }
+    // A training step on data needs no gradient with respect to the image (Context::input_gradient).
+    encoder_.front().set_input_is_data(true);
     nn::ConvOptions<Dim> head;
     head.in_channels = channels(0);
     head.out_channels = o_.classes;
@@ -112,6 +114,7 @@ class UNet {
     return head_->forward(h, c);
   }
 
+  // Returns dx, empty after a forward whose context had input_gradient false.
   const Tensor<T, D, Dim>& backward(TensorView<const T, D, Dim> dlogits) {
     TensorView<const T, D, Dim> g = head_->backward(dlogits);
     for (index_t i = 0; i < o_.depth; ++i) {

@@ -12,9 +12,15 @@ struct Context {
   bool train = true;
   bool needs_backward = true;
   std::uint32_t step = 0;
+  // Whether backward must return the gradient with respect to the network's input. A training
+  // step on data needs none, so the layer that reads the input (marked set_input_is_data by its
+  // backbone) skips that product, as frameworks skip it for tensors without requires_grad.
+  bool input_gradient = true;
 
-  static constexpr Context training(std::uint32_t step = 0) { return {true, true, step}; }
-  static constexpr Context evaluation() { return {false, false, 0}; }
+  static constexpr Context training(std::uint32_t step = 0) { return {true, true, step, true}; }
+  // A training pass whose input is data: no gradient with respect to it.
+  static constexpr Context training_on_data(std::uint32_t step = 0) { return {true, true, step, false}; }
+  static constexpr Context evaluation() { return {false, false, 0, true}; }
 };
 
 }  // namespace semiseg

@@ -18,6 +18,43 @@ struct ConvGeometry {
   SEMISEG_HD index_t taps() const { return kernel.product(); }
 };
 
+// The outputs o in [begin, end) of a row of `outputs` whose input position first + o·step lies
+// in [0, extent); the others read padding.
+struct Span {
+  index_t begin, end;
+};
+SEMISEG_HD inline Span inside_span(index_t first, index_t step, index_t extent, index_t outputs) {
+  const index_t begin = first >= 0 ? 0 : (-first + step - 1) / step;
+  const index_t end = first >= extent ? 0 : (extent - 1 - first) / step + 1;
+  const index_t b = begin < outputs ? begin : outputs;
+  const index_t e = end < outputs ? end : outputs;
+  return {b, e > b ? e : b};
+}
+
+// One row of outputs from one input row `xr`: output o reads xr[first + o·step], or 0 outside.
+template <class T>
+SEMISEG_HD void gather_row(const T* xr, T* row, index_t first, index_t step, index_t extent, index_t outputs) {
+  const Span span = inside_span(first, step, extent, outputs);
+  for (index_t o = 0; o < span.begin; ++o) row[o] = T(0);
+  if (step == 1) {
+    for (index_t o = span.begin; o < span.end; ++o) row[o] = xr[first + o];
+  } else {
+    for (index_t o = span.begin; o < span.end; ++o) row[o] = xr[first + o * step];
+  }
+  for (index_t o = span.end; o < outputs; ++o) row[o] = T(0);
+}
+
+// gather_row's adjoint: xr[first + o·step] += row[o] where that lies inside.
+template <class T>
+SEMISEG_HD void scatter_row(const T* row, T* xr, index_t first, index_t step, index_t extent, index_t outputs) {
+  const Span span = inside_span(first, step, extent, outputs);
+  if (step == 1) {
+    for (index_t o = span.begin; o < span.end; ++o) xr[first + o] += row[o];
+  } else {
+    for (index_t o = span.begin; o < span.end; ++o) xr[first + o * step] += row[o];
+  }
+}
+
 // One work item per column row segment: channel c, tap k and every output coordinate except the
 // last. The inner loop walks the last axis with a fixed step, so it has no divisions.
 template <class T, int S>
@@ -46,12 +83,8 @@ struct Im2Col {
       for (index_t o = 0; o < out_last; ++o) row[o] = T(0);
       return;
     }
-    const T* xr = x + c * g.in_size() + src;
-    const index_t step = g.stride[S - 1], first = k_last * g.dilation[S - 1] - g.pad[S - 1], n = g.in[S - 1];
-    for (index_t o = 0; o < out_last; ++o) {
-      const index_t pos = first + o * step;
-      row[o] = pos >= 0 && pos < n ? xr[pos] : T(0);
-    }
+    gather_row(x + c * g.in_size() + src, row, k_last * g.dilation[S - 1] - g.pad[S - 1], g.stride[S - 1], g.in[S - 1],
+               out_last);
   }
 };
 
@@ -86,11 +119,82 @@ struct Col2Im {
         }
       }
       if (!hit) continue;
-      const T* src = col + (c * K + k) * P + o_outer * out_last;
-      const index_t step = g.stride[S - 1], first = k_last * g.dilation[S - 1] - g.pad[S - 1];
-      for (index_t o = 0; o < out_last; ++o) {
-        const index_t pos = first + o * step;
-        if (pos >= 0 && pos < in_last) row[pos] += src[o];
+      scatter_row(col + (c * K + k) * P + o_outer * out_last, row, k_last * g.dilation[S - 1] - g.pad[S - 1],
+                  g.stride[S - 1], in_last, out_last);
+    }
+  }
+};
+
+// The cpu forms: one work item per (channel, tap) row of the column matrix for im2col, and per
+// channel for col2im, walking the output rows with a counter instead of dividing per row, so
+// short rows (a 64-wide image) cost a copy and not a dozen divisions.
+template <int S>
+struct TapWalk {
+  Small<index_t, S> tap{};  // kernel coordinates of the tap
+  SEMISEG_HD TapWalk(const ConvGeometry<S>& g, index_t k) {
+    for (int d = S - 1; d >= 0; --d) {
+      tap[d] = k % g.kernel[d];
+      k /= g.kernel[d];
+    }
+  }
+  // Input row (over every axis but the last) that output row `o` reads under this tap, or −1.
+  SEMISEG_HD index_t input_row(const ConvGeometry<S>& g, const Small<index_t, S>& o) const {
+    index_t row = 0;
+    for (int d = 0; d < S - 1; ++d) {
+      const index_t pos = o[d] * g.stride[d] - g.pad[d] + tap[d] * g.dilation[d];
+      if (pos < 0 || pos >= g.in[d]) return -1;
+      row = row * g.in[d] + pos;
+    }
+    return row;
+  }
+  SEMISEG_HD static void next_row(const ConvGeometry<S>& g, Small<index_t, S>& o) {
+    int d = S - 2;
+    while (d >= 0 && ++o[d] == g.out[d]) o[d--] = 0;
+  }
+};
+
+template <class T, int S>
+struct Im2ColTap {
+  const T* x;
+  T* col;
+  ConvGeometry<S> g;
+  SEMISEG_HD void operator()(index_t item) const {
+    const index_t K = g.taps(), c = item / K, out_last = g.out[S - 1], in_last = g.in[S - 1];
+    const TapWalk<S> walk(g, item % K);
+    const index_t first = walk.tap[S - 1] * g.dilation[S - 1] - g.pad[S - 1];
+    const T* xc = x + c * g.in_size();
+    T* row = col + item * g.out_size();
+    Small<index_t, S> o{};
+    for (index_t r = 0; r < g.out_size() / out_last; ++r, row += out_last) {
+      const index_t in_row = walk.input_row(g, o);
+      TapWalk<S>::next_row(g, o);
+      if (in_row < 0) {
+        for (index_t i = 0; i < out_last; ++i) row[i] = T(0);
+      } else {
+        gather_row(xc + in_row * in_last, row, first, g.stride[S - 1], in_last, out_last);
+      }
+    }
+  }
+};
+
+template <class T, int S>
+struct Col2ImChannel {
+  const T* col;
+  T* x;
+  ConvGeometry<S> g;
+  SEMISEG_HD void operator()(index_t c) const {
+    const index_t K = g.taps(), out_last = g.out[S - 1], in_last = g.in[S - 1];
+    T* xc = x + c * g.in_size();
+    for (index_t i = 0; i < g.in_size(); ++i) xc[i] = T(0);
+    for (index_t k = 0; k < K; ++k) {
+      const TapWalk<S> walk(g, k);
+      const index_t first = walk.tap[S - 1] * g.dilation[S - 1] - g.pad[S - 1];
+      const T* src = col + (c * K + k) * g.out_size();
+      Small<index_t, S> o{};
+      for (index_t r = 0; r < g.out_size() / out_last; ++r, src += out_last) {
+        const index_t in_row = walk.input_row(g, o);
+        TapWalk<S>::next_row(g, o);
+        if (in_row >= 0) scatter_row(src, xc + in_row * in_last, first, g.stride[S - 1], in_last, out_last);
       }
     }
   }
@@ -98,14 +202,18 @@ struct Col2Im {
 
 template <Device D, class T, int S>
 void im2col(const T* x, T* col, const ConvGeometry<S>& g, index_t channels) {
-  launch<D>(channels * g.taps() * (g.out_size() / g.out[S - 1]), Im2Col<T, S>{x, col, g},
-            grain_for(g.out[S - 1]));
+  if constexpr (is_cuda<D>)
+    launch<D>(channels * g.taps() * (g.out_size() / g.out[S - 1]), Im2Col<T, S>{x, col, g}, grain_for(g.out[S - 1]));
+  else
+    launch<D>(channels * g.taps(), Im2ColTap<T, S>{x, col, g}, grain_for(g.out_size()));
 }
 
 template <Device D, class T, int S>
 void col2im(const T* col, T* x, const ConvGeometry<S>& g, index_t channels) {
-  launch<D>(channels * (g.in_size() / g.in[S - 1]), Col2Im<T, S>{col, x, g},
-            grain_for(g.in[S - 1] * g.taps()));
+  if constexpr (is_cuda<D>)
+    launch<D>(channels * (g.in_size() / g.in[S - 1]), Col2Im<T, S>{col, x, g}, grain_for(g.in[S - 1] * g.taps()));
+  else
+    launch<D>(channels, Col2ImChannel<T, S>{col, x, g}, grain_for(g.in_size() * g.taps()));
 }
 
 // y[n, c, p] += bias[c] over a N×C×P tensor; one work item per (n, c) plane.

@@ -27,12 +27,17 @@ struct SegmentMoments {
   SEMISEG_HD void operator()(index_t s) const {
     const index_t m = seg.count();
     T sum = 0;
-    for (index_t j = 0; j < m; ++j) sum += x[seg.at(s, j)];
+    for (index_t b = 0; b < seg.batch; ++b) {
+      const T* r = x + s * seg.step + b * seg.stride;
+      SEMISEG_SIMD_SUM(sum)
+      for (index_t j = 0; j < seg.run; ++j) sum += r[j];
+    }
     const T mu = sum / T(m);
     T sq = 0;
-    for (index_t j = 0; j < m; ++j) {
-      const T d = x[seg.at(s, j)] - mu;
-      sq += d * d;
+    for (index_t b = 0; b < seg.batch; ++b) {
+      const T* r = x + s * seg.step + b * seg.stride;
+      SEMISEG_SIMD_SUM(sq)
+      for (index_t j = 0; j < seg.run; ++j) sq += (r[j] - mu) * (r[j] - mu);
     }
     const T var = sq / T(m);
     mean[s] = mu;
@@ -62,6 +67,15 @@ struct NormalizeAffine {
     if (gamma) v = v * gamma[c] + beta[c];
     y[i] = v;
   }
+  // Plane q = (n, c) as y = x·a + b.
+  SEMISEG_HD void over_plane(index_t q) const {
+    const index_t c = q % channels, s = stat_index(q * plane);
+    const T a = invstd[s] * (gamma ? gamma[c] : T(1));
+    const T b = (gamma ? beta[c] : T(0)) - mean[s] * a;
+    const T* xp = x + q * plane;
+    T* yp = y + q * plane;
+    for (index_t p = 0; p < plane; ++p) yp[p] = xp[p] * a + b;
+  }
 };
 
 // Per segment: sum of g and of g·x̂, where g = dy·gamma (dy alone without affine).
@@ -77,13 +91,26 @@ struct SegmentGradSums {
   Segments seg;
   index_t channels, plane;
   SEMISEG_HD void operator()(index_t s) const {
+    // Each run holds whole planes, so gamma is constant over each plane's loop.
     T a = 0, b = 0;
-    for (index_t j = 0; j < seg.count(); ++j) {
-      const index_t i = seg.at(s, j);
-      const T g = gamma ? dy[i] * gamma[(i / plane) % channels] : dy[i];
-      a += g;
-      b += g * (x[i] - mean[s]) * invstd[s];
+    const T mu = mean[s];
+    for (index_t r = 0; r < seg.batch; ++r) {
+      const index_t start = s * seg.step + r * seg.stride;
+      for (index_t q = 0; q < seg.run; q += plane) {
+        const T gm = gamma ? gamma[((start + q) / plane) % channels] : T(1);
+        const T* xp = x + start + q;
+        const T* dyp = dy + start + q;
+        T pa = 0, pb = 0;
+        SEMISEG_SIMD_SUM(pa, pb)
+        for (index_t p = 0; p < plane; ++p) {
+          pa += dyp[p];
+          pb += dyp[p] * (xp[p] - mu);
+        }
+        a += gm * pa;
+        b += gm * pb;
+      }
     }
+    b *= invstd[s];
     sum_g[s] = a;
     sum_gx[s] = b;
   }
@@ -108,6 +135,16 @@ struct NormalizeBackward {
     const T xhat = (x[i] - mean[s]) * invstd[s];
     dx[i] = invstd[s] / T(count) * (T(count) * g - sum_g[s] - xhat * sum_gx[s]);
   }
+  // Plane q = (n, c): dx = g·k1 − x̂·k2 − k3 with per-plane constants.
+  SEMISEG_HD void over_plane(index_t q) const {
+    const index_t c = q % layout.channels, s = layout.stat_index(q * layout.plane);
+    const T is = invstd[s], gm = gamma ? gamma[c] : T(1), m = T(count);
+    const T k1 = is * gm, k2 = is * sum_gx[s] / m * is, k3 = is * sum_g[s] / m, mu = mean[s];
+    const T* xp = x + q * layout.plane;
+    const T* dyp = dy + q * layout.plane;
+    T* dxp = dx + q * layout.plane;
+    for (index_t p = 0; p < layout.plane; ++p) dxp[p] = dyp[p] * k1 - (xp[p] - mu) * k2 - k3;
+  }
 };
 
 // dgamma[c] += Σ dy·x̂, dbeta[c] += Σ dy over images and the plane; one index per channel.
@@ -123,12 +160,20 @@ struct AffineGrad {
   index_t batch;
   SEMISEG_HD void operator()(index_t c) const {
     T a = 0, b = 0;
-    for (index_t n = 0; n < batch; ++n)
+    for (index_t n = 0; n < batch; ++n) {
+      const index_t start = (n * layout.channels + c) * layout.plane, s = layout.stat_index(start);
+      const T mu = mean[s];
+      const T* xp = x + start;
+      const T* dyp = dy + start;
+      T pa = 0, pb = 0;
+      SEMISEG_SIMD_SUM(pa, pb)
       for (index_t p = 0; p < layout.plane; ++p) {
-        const index_t i = (n * layout.channels + c) * layout.plane + p, s = layout.stat_index(i);
-        a += dy[i] * (x[i] - mean[s]) * invstd[s];
-        b += dy[i];
+        pa += dyp[p] * (xp[p] - mu);
+        pb += dyp[p];
       }
+      a += pa * invstd[s];
+      b += pb;
+    }
     dgamma[c] += a;
     dbeta[c] += b;
   }

@@ -111,6 +111,39 @@ struct MaxPoolForward {
     y[i] = m;
     argmax[i] = best;
   }
+  // Plane q: every output in order, the coordinates of output and tap counted up instead of
+  // divided out.
+  SEMISEG_HD void over_plane(index_t q) const {
+    const T* xp = x + q * g.in_size();
+    T* yp = y + q * g.out_size();
+    index_t* ap = argmax + q * g.out_size();
+    Small<index_t, S> o{};
+    for (index_t i = 0; i < g.out_size(); ++i) {
+      Small<index_t, S> t{};
+      index_t best = -1;
+      T m = T(0);
+      while (true) {
+        index_t idx = 0;
+        bool inside = true;
+        for (int d = 0; d < S; ++d) {
+          const index_t pos = o[d] * g.stride[d] - g.pad[d] + t[d];
+          inside = inside && pos >= 0 && pos < g.in[d];
+          idx = idx * g.in[d] + pos;
+        }
+        if (inside && (best < 0 || xp[idx] > m || xp[idx] != xp[idx])) {
+          m = xp[idx];
+          best = idx;
+        }
+        int d = S - 1;
+        while (d >= 0 && ++t[d] == g.kernel[d]) t[d--] = 0;
+        if (d < 0) break;
+      }
+      yp[i] = m;
+      ap[i] = best;
+      int d = S - 1;
+      while (d >= 0 && ++o[d] == g.out[d]) o[d--] = 0;
+    }
+  }
 };
 
 template <class T, int S>
@@ -127,6 +160,15 @@ struct MaxPoolBackward {
       if (argmax[base + o] == p) sum += dy[base + o];
     });
     dx[i] = sum;
+  }
+  // Plane q: zero, then each output's gradient to its winner.
+  SEMISEG_HD void over_plane(index_t q) const {
+    T* dxp = dx + q * g.in_size();
+    const T* dyp = dy + q * g.out_size();
+    const index_t* ap = argmax + q * g.out_size();
+    for (index_t p = 0; p < g.in_size(); ++p) dxp[p] = T(0);
+    for (index_t o = 0; o < g.out_size(); ++o)
+      if (ap[o] >= 0) dxp[ap[o]] += dyp[o];
   }
 };
 

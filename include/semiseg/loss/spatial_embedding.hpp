@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -167,9 +166,18 @@ class SpatialEmbedding {
       seed_[static_cast<std::size_t>(p)] = 1.0 / (1.0 + std::exp(-static_cast<double>(x[channel(Layout::seed) + p])));
     }
 
-    // Pixels per instance, and each instance's flagged pixels.
-    members_.clear();
-    std::map<std::int32_t, std::vector<index_t>> flagged;
+    // The instance ids, ascending; then each instance's pixels and flagged pixels.
+    ids_.clear();
+    for (index_t p = 0; p < plane; ++p)
+      if (y[p] > 0 && (ids_.empty() || ids_.back() != instance::instance_id(y[p])))
+        ids_.push_back(instance::instance_id(y[p]));
+    std::sort(ids_.begin(), ids_.end());
+    ids_.erase(std::unique(ids_.begin(), ids_.end()), ids_.end());
+    if (members_.size() < ids_.size()) members_.resize(ids_.size());
+    for (std::size_t k = 0; k < ids_.size(); ++k) {
+      members_[k].pixels.clear();
+      members_[k].flagged.clear();
+    }
     valid_.clear();
     dseed_.assign(static_cast<std::size_t>(plane), 0.0);
     double seed_sum = 0;
@@ -183,21 +191,23 @@ class SpatialEmbedding {
         dseed_[static_cast<std::size_t>(p)] += 2 * s;
         continue;
       }
-      const std::int32_t id = instance::instance_id(v);
-      members_[id].push_back(p);
-      if (instance::is_centre(v)) flagged[id].push_back(p);
+      Members& m = members_[static_cast<std::size_t>(
+          std::lower_bound(ids_.begin(), ids_.end(), instance::instance_id(v)) - ids_.begin())];
+      m.pixels.push_back(p);
+      if (instance::is_centre(v)) m.flagged.push_back(p);
     }
 
-    const double k_count = static_cast<double>(members_.size());
+    const double k_count = static_cast<double>(ids_.size());
     const double w_fg = options_.foreground_weight;
     double inst_sum = 0, var_sum = 0;
     phi_.resize(static_cast<std::size_t>(plane));
     dphi_.resize(static_cast<std::size_t>(plane));
-    for (const auto& [id, pixels] : members_) {
+    for (std::size_t k = 0; k < ids_.size(); ++k) {
+      const std::int32_t id = ids_[k];
+      const std::vector<index_t>& pixels = members_[k].pixels;
       const double count = static_cast<double>(pixels.size());
       // Centre: the flagged pixels' mean coordinate, else the instance's mean coordinate.
-      const auto fl = flagged.find(id);
-      const std::vector<index_t>& centre_pixels = fl != flagged.end() ? fl->second : pixels;
+      const std::vector<index_t>& centre_pixels = members_[k].flagged.empty() ? pixels : members_[k].flagged;
       double c[S] = {};
       for (index_t p : centre_pixels) {
         steps_.coordinates(p, coord);
@@ -294,8 +304,11 @@ class SpatialEmbedding {
       errors_[i] = 1 - logit * (in ? 1.0 : -1.0);
       positives += in;
     }
+    // Descending errors, ties in pixel order: a stable sort that needs no buffer.
     std::iota(order_.begin(), order_.end(), std::size_t{0});
-    std::stable_sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) { return errors_[a] > errors_[b]; });
+    std::sort(order_.begin(), order_.end(), [&](std::size_t a, std::size_t b) {
+      return errors_[a] > errors_[b] || (errors_[a] == errors_[b] && a < b);
+    });
     // Jaccard increments along the sorted order: J_i − J_{i−1}, J_i = 1 − (P − tp_i)/(P + fp_i).
     double loss = 0, tp = 0, fp = 0, previous = 0;
     for (std::size_t i = 0; i < m; ++i) {
@@ -322,7 +335,13 @@ class SpatialEmbedding {
   std::vector<double> dx_, emb_, dtanh_, seed_, dseed_, phi_, dphi_, errors_;
   std::vector<index_t> valid_;
   std::vector<std::size_t> order_;
-  std::map<std::int32_t, std::vector<index_t>> members_;
+  // Pixels and flagged pixels of the image's instances, in the order of ids_; kept between calls
+  // with their capacity, so a steady training step does not allocate.
+  struct Members {
+    std::vector<index_t> pixels, flagged;
+  };
+  std::vector<std::int32_t> ids_;
+  std::vector<Members> members_;
 };
 
 }  // namespace semiseg::loss

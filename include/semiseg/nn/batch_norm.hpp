@@ -99,7 +99,7 @@ class BatchNorm {
     T* stats = scratch(stats_, 5 * C);
     T *mean = stats, *invstd = stats + C, *variance = stats + 2 * C;
     if (batch_stats_) {
-      launch<D>(C, SegmentMoments<T>{x.data, mean, invstd, variance, segments(x), T(o_.eps)});
+      launch<D>(C, SegmentMoments<T>{x.data, mean, invstd, variance, segments(x), T(o_.eps)}, grain_for(count));
       if (context.train && o_.track_running_stats)
         launch<D>(C, detail::UpdateRunning<T>{running_mean_.value(), running_var_.value(), mean, variance,
                                               T(o_.momentum), T(count) / T(count - 1)});
@@ -107,7 +107,7 @@ class BatchNorm {
       launch<D>(C, detail::RunningStats<T>{running_mean_.value(), running_var_.value(), mean, invstd, T(o_.eps)});
     }
     y_.resize(x.shape);
-    launch<D>(x.size(), layout(x, y_.data()));
+    launch_planes<D>(x.size(), x.plane(), layout(x, y_.data()));
     x_ = context.needs_backward ? x : TensorView<const T, D, Dim>{};
     return y_;
   }
@@ -115,17 +115,18 @@ class BatchNorm {
   const Tensor<T, D, Dim>& backward(TensorView<const T, D, Dim> dy) {
     if (!x_.data) throw error("semiseg: batch_norm: backward without a forward that kept its input");
     expect_shape("batch_norm", "dy", dy.shape, x_.shape);
-    const index_t C = o_.channels;
+    const index_t C = o_.channels, count = x_.n() * x_.plane();
     T* stats = stats_.data();
     T *mean = stats, *invstd = stats + C, *sum_g = stats + 3 * C, *sum_gx = stats + 4 * C;
     const T* gamma = o_.affine ? gamma_.value() : nullptr;
     dx_.resize(x_.shape);
     const NormalizeAffine<T> l = layout(x_, dx_.data());
     if (o_.affine)
-      launch<D>(C, AffineGrad<T>{x_.data, dy.data, mean, invstd, gamma_.grad(), beta_.grad(), l, x_.n()});
+      launch<D>(C, AffineGrad<T>{x_.data, dy.data, mean, invstd, gamma_.grad(), beta_.grad(), l, x_.n()}, grain_for(count));
     if (batch_stats_) {
-      launch<D>(C, SegmentGradSums<T>{x_.data, dy.data, mean, invstd, gamma, sum_g, sum_gx, segments(x_), C, x_.plane()});
-      launch<D>(x_.size(), NormalizeBackward<T>{x_.data, dy.data, dx_.data(), mean, invstd, gamma, sum_g, sum_gx, l,
+      launch<D>(C, SegmentGradSums<T>{x_.data, dy.data, mean, invstd, gamma, sum_g, sum_gx, segments(x_), C, x_.plane()},
+                grain_for(count));
+      launch_planes<D>(x_.size(), x_.plane(), NormalizeBackward<T>{x_.data, dy.data, dx_.data(), mean, invstd, gamma, sum_g, sum_gx, l,
                                                 x_.n() * x_.plane()});
     } else {
       launch<D>(x_.size(), detail::ScaleGrad<T>{dy.data, dx_.data(), gamma, invstd, C, x_.plane()});

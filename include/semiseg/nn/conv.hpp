@@ -1,15 +1,24 @@
 // Convolution in 2D and 3D: stride, padding (symmetric or per side), dilation, groups, bias.
 // Contract: matches PyTorch's ConvNd (weight [Cout, Cin/groups, k...], cross-correlation).
-// Computed per image as im2col + GEMM per group; backward recomputes the columns instead of
-// keeping them, so memory stays one column buffer per layer.
+// Computed per image as a GEMM per group over the column matrix (im2col.hpp). Float on the cpu
+// makes the columns inside the packed GEMM and never stores them; elsewhere im2col writes them to
+// one buffer per thread shared by every layer (column_workspace), and backward recomputes them.
+// The input gradient always goes through that buffer and col2im. A build with SEMISEG_ONEDNN runs
+// float on the cpu through oneDNN instead (kernels/onednn_conv.hpp).
 #pragma once
 
 #include <optional>
+#include <type_traits>
 #include <string>
 
 #include "semiseg/kernels/gemm.hpp"
 #include "semiseg/kernels/im2col.hpp"
+#include "semiseg/kernels/implicit_columns.hpp"
 #include "semiseg/nn/layer.hpp"
+
+#if SEMISEG_HAS_ONEDNN
+#include "semiseg/kernels/onednn_conv.hpp"
+#endif
 
 namespace semiseg::nn {
 
@@ -47,6 +56,10 @@ class Conv {
   }
 
   const Options& options() const { return o_; }
+  // Marks this layer as the one that reads the network's input: after a forward whose context
+  // has input_gradient false, backward computes the parameter gradients only and returns an
+  // empty dx.
+  void set_input_is_data(bool v) { input_is_data_ = v; }
   const ParamRef<T, D>& weight() const { return weight_; }
   const ParamRef<T, D>& bias() const { return bias_; }
 
@@ -73,17 +86,36 @@ class Conv {
     expect_channels("conv", x.shape, o_.in_channels);
     const ConvGeometry<S> g = geometry(x.shape);
     y_.resize(make_shape<S>(x.n(), o_.out_channels, g.out));
+#if SEMISEG_HAS_ONEDNN
+    if constexpr (use_onednn) {
+      onednn_.prepare(onednn_problem(x.n(), g));
+      onednn_.forward(x.data, weight_.value(), o_.bias ? bias_.value() : nullptr, y_.data());
+      x_ = context.needs_backward ? x : TensorView<const T, D, Dim>{};
+      skip_dx_ = false;
+      return y_;
+    }
+#endif
     const index_t cin_g = o_.in_channels / o_.groups, cout_g = o_.out_channels / o_.groups;
     const index_t rows = cin_g * g.taps(), P = g.out_size();
-    T* col = scratch(col_, o_.in_channels * g.taps() * P);
-    for (index_t n = 0; n < x.n(); ++n) {
-      im2col<D>(x.data + n * o_.in_channels * g.in_size(), col, g, o_.in_channels);
-      for (index_t gr = 0; gr < o_.groups; ++gr)
-        gemm<D>(Trans::no, Trans::no, cout_g, P, rows, T(1), weight_.value() + gr * cout_g * rows, rows,
-                col + gr * rows * P, P, T(0), y_.data() + (n * o_.out_channels + gr * cout_g) * P, P);
+    if constexpr (packed_cpu) {
+      // The packed GEMM reads the column matrix's values straight from the image.
+      for (index_t n = 0; n < x.n(); ++n)
+        for (index_t gr = 0; gr < o_.groups; ++gr)
+          packed::gemm_packed_b(false, packed::ColumnPanel<S>{image(x.data, n, gr, g), g}, cout_g, P, rows, 1.f,
+                                weight_.value() + gr * cout_g * rows, rows, 0.f,
+                                y_.data() + (n * o_.out_channels + gr * cout_g) * P, P);
+    } else {
+      T* col = column_workspace<T, D>(o_.in_channels * g.taps() * P);
+      for (index_t n = 0; n < x.n(); ++n) {
+        im2col<D>(x.data + n * o_.in_channels * g.in_size(), col, g, o_.in_channels);
+        for (index_t gr = 0; gr < o_.groups; ++gr)
+          gemm<D>(Trans::no, Trans::no, cout_g, P, rows, T(1), weight_.value() + gr * cout_g * rows, rows,
+                  col + gr * rows * P, P, T(0), y_.data() + (n * o_.out_channels + gr * cout_g) * P, P);
+      }
     }
     if (o_.bias) launch<D>(y_.n() * o_.out_channels, AddChannelBias<T>{y_.data(), bias_.value(), o_.out_channels, P}, grain_for(P));
     x_ = context.needs_backward ? x : TensorView<const T, D, Dim>{};
+    skip_dx_ = input_is_data_ && !context.input_gradient;
     return y_;
   }
 
@@ -93,14 +125,37 @@ class Conv {
     const ConvGeometry<S> g = geometry(x_.shape);
     const index_t cin_g = o_.in_channels / o_.groups, cout_g = o_.out_channels / o_.groups;
     const index_t rows = cin_g * g.taps(), P = g.out_size();
-    dx_.resize(x_.shape);
-    T* col = scratch(col_, o_.in_channels * g.taps() * P);
+    dx_.resize(skip_dx_ ? make_shape<S>(0, o_.in_channels, x_.shape.spatial()) : x_.shape);
+#if SEMISEG_HAS_ONEDNN
+    if constexpr (use_onednn) {
+      onednn_.prepare(onednn_problem(x_.n(), g));
+      onednn_.backward(x_.data, dy.data, weight_.value(), dx_.data(), weight_.grad(), o_.bias ? bias_.grad() : nullptr);
+      return dx_;
+    }
+#endif
+    T* col = column_workspace<T, D>(o_.in_channels * g.taps() * P);
     for (index_t n = 0; n < x_.n(); ++n) {
       const T* dyn = dy.data + n * o_.out_channels * P;
-      im2col<D>(x_.data + n * o_.in_channels * g.in_size(), col, g, o_.in_channels);
-      for (index_t gr = 0; gr < o_.groups; ++gr)
-        gemm<D>(Trans::no, Trans::yes, cout_g, rows, P, T(1), dyn + gr * cout_g * P, P, col + gr * rows * P, P, T(1),
-                weight_.grad() + gr * cout_g * rows, rows);
+      if constexpr (packed_cpu) {
+        if (cout_g <= few_out_channels) {
+          // Each column value meets only cout_g gradients: dot products over the stored columns
+          // beat packing them.
+          im2col<D>(x_.data + n * o_.in_channels * g.in_size(), col, g, o_.in_channels);
+          for (index_t gr = 0; gr < o_.groups; ++gr)
+            packed::gemm_rows_dot(cout_g, rows, P, dyn + gr * cout_g * P, P, col + gr * rows * P, P,
+                                  weight_.grad() + gr * cout_g * rows, rows);
+        } else {
+          for (index_t gr = 0; gr < o_.groups; ++gr)
+            packed::gemm_packed_b(false, packed::TransposedColumnPanel<S>{image(x_.data, n, gr, g), g}, cout_g, rows,
+                                  P, 1.f, dyn + gr * cout_g * P, P, 1.f, weight_.grad() + gr * cout_g * rows, rows);
+        }
+      } else {
+        im2col<D>(x_.data + n * o_.in_channels * g.in_size(), col, g, o_.in_channels);
+        for (index_t gr = 0; gr < o_.groups; ++gr)
+          gemm<D>(Trans::no, Trans::yes, cout_g, rows, P, T(1), dyn + gr * cout_g * P, P, col + gr * rows * P, P, T(1),
+                  weight_.grad() + gr * cout_g * rows, rows);
+      }
+      if (skip_dx_) continue;
       for (index_t gr = 0; gr < o_.groups; ++gr)
         gemm<D>(Trans::yes, Trans::no, rows, P, cout_g, T(1), weight_.value() + gr * cout_g * rows, rows,
                 dyn + gr * cout_g * P, P, T(0), col + gr * rows * P, P);
@@ -113,11 +168,35 @@ class Conv {
  private:
   Small<index_t, S> pad_end() const { return o_.padding_end.value_or(o_.padding); }
 
+#if SEMISEG_HAS_ONEDNN
+  // With SEMISEG_ONEDNN, float on the cpu runs through oneDNN (kernels/onednn_conv.hpp).
+  static constexpr bool use_onednn = std::is_same_v<T, float> && std::is_same_v<D, cpu>;
+  struct NoOnednn {};
+  onednn::ConvProblem<S> onednn_problem(index_t batch, const ConvGeometry<S>& g) const {
+    return {.batch = batch, .in_channels = o_.in_channels, .out_channels = o_.out_channels, .groups = o_.groups,
+            .in = g.in, .kernel = o_.kernel, .stride = o_.stride, .pad_begin = o_.padding, .pad_end = pad_end(),
+            .dilation = o_.dilation, .bias = o_.bias};
+  }
+#endif
+
+  // Float on the cpu runs the packed GEMM with the columns made on the fly (implicit_columns.hpp).
+  static constexpr bool packed_cpu = !is_cuda<D> && std::is_same_v<T, float>;
+  // Up to this many output channels per group, the weight gradient runs as dot products over
+  // stored columns (packed::gemm_rows_dot) instead of the packed GEMM.
+  static constexpr index_t few_out_channels = 32;
+  // Channel 0 of group gr of image n.
+  const T* image(const T* x, index_t n, index_t gr, const ConvGeometry<S>& g) const {
+    return x + (n * o_.in_channels + gr * (o_.in_channels / o_.groups)) * g.in_size();
+  }
+
   Options o_;
   ParamRef<T, D> weight_, bias_;
   TensorView<const T, D, Dim> x_{};
+  bool input_is_data_ = false, skip_dx_ = false;
   Tensor<T, D, Dim> y_, dx_;
-  Tensor<T, D, flat> col_;
+#if SEMISEG_HAS_ONEDNN
+  [[no_unique_address]] std::conditional_t<use_onednn, onednn::Convolution<S>, NoOnednn> onednn_;
+#endif
 };
 
 }  // namespace semiseg::nn

@@ -77,7 +77,7 @@ class ConvTranspose {
     y_.resize(make_shape<S>(x.n(), o_.out_channels, g.in));
     const index_t cin_g = o_.in_channels / o_.groups, rows = o_.out_channels / o_.groups * g.taps();
     const index_t P = g.out_size();
-    T* col = scratch(col_, o_.out_channels * g.taps() * P);
+    T* col = column_workspace<T, D>(o_.out_channels * g.taps() * P);
     for (index_t n = 0; n < x.n(); ++n) {
       for (index_t gr = 0; gr < o_.groups; ++gr)
         gemm<D>(Trans::yes, Trans::no, rows, P, cin_g, T(1), weight_.value() + gr * cin_g * rows, rows,
@@ -97,7 +97,7 @@ class ConvTranspose {
     const index_t cin_g = o_.in_channels / o_.groups, rows = o_.out_channels / o_.groups * g.taps();
     const index_t P = g.out_size();
     dx_.resize(x_.shape);
-    T* col = scratch(col_, o_.out_channels * g.taps() * P);
+    T* col = column_workspace<T, D>(o_.out_channels * g.taps() * P);
     for (index_t n = 0; n < x_.n(); ++n) {
       im2col<D>(dy.data + n * o_.out_channels * g.in_size(), col, g, o_.out_channels);
       for (index_t gr = 0; gr < o_.groups; ++gr) {
@@ -118,7 +118,6 @@ class ConvTranspose {
   ParamRef<T, D> weight_, bias_;
   TensorView<const T, D, Dim> x_{};
   Tensor<T, D, Dim> y_, dx_;
-  Tensor<T, D, flat> col_;
 };
 
 }  // namespace semiseg::nn

@@ -29,10 +29,19 @@ struct DropoutMask {
   Philox rng;
   T p, scale;
   index_t plane;  // 1 for element-wise; the plane size for channel-wise
-  SEMISEG_HD void operator()(index_t i) const {
-    const bool keep = rng.uniform<float>(static_cast<std::uint64_t>(i / plane)) >= float(p);
-    out[i] = keep ? in[i] * scale : T(0);
+  index_t size;
+  // Item q decides units 4q..4q+3 (elements, or planes when channel-wise) from the four words of
+  // one Philox block, and scales or zeroes their elements.
+  SEMISEG_HD void operator()(index_t q) const {
+    const PhiloxResult r = rng.bits(static_cast<std::uint64_t>(q));
+    for (int lane = 0; lane < 4; ++lane) {
+      const index_t begin = (4 * q + lane) * plane;
+      if (begin >= size) return;
+      const bool keep = float(r.v[lane] >> 8) * (1.0f / 16777216.0f) >= float(p);
+      for (index_t i = begin; i < begin + plane; ++i) out[i] = keep ? in[i] * scale : T(0);
+    }
   }
+  static index_t items(index_t size, index_t plane) { return (size / plane + 3) / 4; }
 };
 template <class T>
 struct AddNoise {
@@ -65,7 +74,9 @@ class Dropout {
     step_ = context.step;
     plane_ = o_.channelwise ? x.plane() : 1;
     if (active_)
-      launch<D>(x.size(), detail::DropoutMask<T>{x.data, y_.data(), rng(), T(o_.p), T(1.0 / (1.0 - o_.p)), plane_});
+      launch<D>(detail::DropoutMask<T>::items(x.size(), plane_),
+                detail::DropoutMask<T>{x.data, y_.data(), rng(), T(o_.p), T(1.0 / (1.0 - o_.p)), plane_, x.size()},
+                grain_for(4 * plane_));
     else
       launch<D>(x.size(), Copy<T>{x.data, y_.data()});
     kept_ = context.needs_backward;
@@ -77,7 +88,9 @@ class Dropout {
     expect_shape("dropout", "dy", dy.shape, y_.shape());
     dx_.resize(dy.shape);
     if (active_)
-      launch<D>(dy.size(), detail::DropoutMask<T>{dy.data, dx_.data(), rng(), T(o_.p), T(1.0 / (1.0 - o_.p)), plane_});
+      launch<D>(detail::DropoutMask<T>::items(dy.size(), plane_),
+                detail::DropoutMask<T>{dy.data, dx_.data(), rng(), T(o_.p), T(1.0 / (1.0 - o_.p)), plane_, dy.size()},
+                grain_for(4 * plane_));
     else
       launch<D>(dy.size(), Copy<T>{dy.data, dx_.data()});
     return dx_;

@@ -47,9 +47,9 @@ class GroupNorm {
     expect_channels("group_norm", x.shape, o_.channels);
     const index_t stats = x.n() * o_.groups;
     T* s = scratch(stats_, 4 * stats);
-    launch<D>(stats, SegmentMoments<T>{x.data, s, s + stats, nullptr, segments(x), T(o_.eps)});
+    launch<D>(stats, SegmentMoments<T>{x.data, s, s + stats, nullptr, segments(x), T(o_.eps)}, grain_for(segments(x).count()));
     y_.resize(x.shape);
-    launch<D>(x.size(), layout(x, y_.data()));
+    launch_planes<D>(x.size(), x.plane(), layout(x, y_.data()));
     x_ = context.needs_backward ? x : TensorView<const T, D, Dim>{};
     return y_;
   }
@@ -64,10 +64,12 @@ class GroupNorm {
     dx_.resize(x_.shape);
     const NormalizeAffine<T> l = layout(x_, dx_.data());
     if (o_.affine)
-      launch<D>(o_.channels, AffineGrad<T>{x_.data, dy.data, mean, invstd, gamma_.grad(), beta_.grad(), l, x_.n()});
+      launch<D>(o_.channels, AffineGrad<T>{x_.data, dy.data, mean, invstd, gamma_.grad(), beta_.grad(), l, x_.n()},
+                grain_for(x_.n() * x_.plane()));
     launch<D>(stats, SegmentGradSums<T>{x_.data, dy.data, mean, invstd, gamma, sum_g, sum_gx, segments(x_), o_.channels,
-                                        x_.plane()});
-    launch<D>(x_.size(), NormalizeBackward<T>{x_.data, dy.data, dx_.data(), mean, invstd, gamma, sum_g, sum_gx, l,
+                                        x_.plane()},
+              grain_for(segments(x_).count()));
+    launch_planes<D>(x_.size(), x_.plane(), NormalizeBackward<T>{x_.data, dy.data, dx_.data(), mean, invstd, gamma, sum_g, sum_gx, l,
                                               o_.channels / o_.groups * x_.plane()});
     return dx_;
   }

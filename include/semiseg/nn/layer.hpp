@@ -89,4 +89,13 @@ T* scratch(Tensor<T, D, flat>& buffer, index_t count) {
   return buffer.data();
 }
 
+// The column buffer of convolutions, one per thread and element type, shared by every layer: a
+// layer uses it only inside one forward or backward call, so the buffer of the largest layer
+// serves them all and a network holds one instead of one per layer.
+template <class T, Device D>
+T* column_workspace(index_t count) {
+  thread_local Tensor<T, D, flat> buffer;
+  return scratch(buffer, count);
+}
+
 }  // namespace semiseg::nn

@@ -30,6 +30,11 @@ class Linear {
     if (o_.bias) bias_ = parameters.add(name + ".bias", o_.out_features, Init::fan_in(o_.in_features));
   }
 
+  // Marks this layer as the one that reads the network's input: after a forward whose context
+  // has input_gradient false, backward computes the parameter gradients only and returns an
+  // empty dx.
+  void set_input_is_data(bool v) { input_is_data_ = v; }
+
   const ParamRef<T, D>& weight() const { return weight_; }
   const ParamRef<T, D>& bias() const { return bias_; }
 
@@ -43,15 +48,17 @@ class Linear {
             weight_.value(), o_.in_features, T(0), y_.data(), o_.out_features);
     if (o_.bias) launch<D>(y_.size(), AddChannelBias<T>{y_.data(), bias_.value(), o_.out_features, 1});
     x_ = context.needs_backward ? x : TensorView<const T, D, flat>{};
+    skip_dx_ = input_is_data_ && !context.input_gradient;
     return y_;
   }
 
   const Tensor<T, D, flat>& backward(TensorView<const T, D, flat> dy) {
     if (!x_.data) throw error("semiseg: linear: backward without a forward that kept its input");
     expect_shape("linear", "dy", dy.shape, y_.shape());
-    dx_.resize(x_.shape);
-    gemm<D>(Trans::no, Trans::no, x_.n(), o_.in_features, o_.out_features, T(1), dy.data, o_.out_features,
-            weight_.value(), o_.in_features, T(0), dx_.data(), o_.in_features);
+    dx_.resize(flat_shape(skip_dx_ ? 0 : x_.n(), o_.in_features));
+    if (!skip_dx_)
+      gemm<D>(Trans::no, Trans::no, x_.n(), o_.in_features, o_.out_features, T(1), dy.data, o_.out_features,
+              weight_.value(), o_.in_features, T(0), dx_.data(), o_.in_features);
     gemm<D>(Trans::yes, Trans::no, o_.out_features, o_.in_features, x_.n(), T(1), dy.data, o_.out_features, x_.data,
             o_.in_features, T(1), weight_.grad(), o_.in_features);
     if (o_.bias) launch<D>(o_.out_features, ChannelSum<T>{dy.data, bias_.grad(), dy.n(), o_.out_features, 1});
@@ -62,6 +69,7 @@ class Linear {
   Options o_;
   ParamRef<T, D> weight_, bias_;
   TensorView<const T, D, flat> x_{};
+  bool input_is_data_ = false, skip_dx_ = false;
   Tensor<T, D, flat> y_, dx_;
 };
 

@@ -19,6 +19,12 @@ struct ConcatChannels {
     const index_t c = (i / plane) % (ca + cb), n = i / (plane * (ca + cb)), p = i % plane;
     y[i] = c < ca ? a[(n * ca + c) * plane + p] : b[(n * cb + c - ca) * plane + p];
   }
+  SEMISEG_HD void over_plane(index_t q) const {
+    const index_t c = q % (ca + cb), n = q / (ca + cb);
+    const T* src = c < ca ? a + (n * ca + c) * plane : b + (n * cb + c - ca) * plane;
+    T* dst = y + q * plane;
+    for (index_t p = 0; p < plane; ++p) dst[p] = src[p];
+  }
 };
 template <class T>
 struct SplitChannels {
@@ -30,6 +36,12 @@ struct SplitChannels {
     const index_t c = (i / plane) % (ca + cb), n = i / (plane * (ca + cb)), p = i % plane;
     if (c < ca) da[(n * ca + c) * plane + p] = dy[i];
     else db[(n * cb + c - ca) * plane + p] = dy[i];
+  }
+  SEMISEG_HD void over_plane(index_t q) const {
+    const index_t c = q % (ca + cb), n = q / (ca + cb);
+    T* dst = c < ca ? da + (n * ca + c) * plane : db + (n * cb + c - ca) * plane;
+    const T* src = dy + q * plane;
+    for (index_t p = 0; p < plane; ++p) dst[p] = src[p];
   }
 };
 
@@ -59,7 +71,7 @@ class Concat {
     auto shape = a.shape;
     shape[1] = a.c() + b.c();
     y_.resize(shape);
-    launch<D>(y_.size(), detail::ConcatChannels<T>{a.data, b.data, y_.data(), a.c(), b.c(), a.plane()});
+    launch_planes<D>(y_.size(), a.plane(), detail::ConcatChannels<T>{a.data, b.data, y_.data(), a.c(), b.c(), a.plane()});
     a_shape_ = a.shape;
     b_shape_ = b.shape;
     kept_ = context.needs_backward;
@@ -72,7 +84,7 @@ class Concat {
     expect_shape("concat", "dy", dy.shape, y_.shape());
     da_.resize(a_shape_);
     db_.resize(b_shape_);
-    launch<D>(dy.size(), detail::SplitChannels<T>{dy.data, da_.data(), db_.data(), a_shape_.c(), b_shape_.c(),
+    launch_planes<D>(dy.size(), a_shape_.plane(), detail::SplitChannels<T>{dy.data, da_.data(), db_.data(), a_shape_.c(), b_shape_.c(),
                                                   a_shape_.plane()});
     return da_;
   }

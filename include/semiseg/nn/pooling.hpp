@@ -61,7 +61,7 @@ class Pool {
     y_.resize(make_shape<S>(x.n(), x.c(), g.out));
     if constexpr (Max) {
       argmax_.resize(y_.shape());
-      launch<D>(y_.size(), MaxPoolForward<T, S>{x.data, y_.data(), argmax_.data(), g});
+      launch_planes<D>(y_.size(), g.out_size(), MaxPoolForward<T, S>{x.data, y_.data(), argmax_.data(), g});
     } else {
       launch<D>(y_.size(), AvgPoolForward<T, S>{x.data, y_.data(), g});
     }
@@ -76,7 +76,7 @@ class Pool {
     const PoolGeometry<S> g = geometry(in_shape_);
     dx_.resize(in_shape_);
     if constexpr (Max)
-      launch<D>(dx_.size(), MaxPoolBackward<T, S>{dy.data, argmax_.data(), dx_.data(), g});
+      launch_planes<D>(dx_.size(), g.in_size(), MaxPoolBackward<T, S>{dy.data, argmax_.data(), dx_.data(), g});
     else
       launch<D>(dx_.size(), AvgPoolBackward<T, S>{dy.data, dx_.data(), g});
     return dx_;

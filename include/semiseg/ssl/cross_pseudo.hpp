@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "semiseg/data/augment/cutmix.hpp"
 #include "semiseg/ssl/mixing.hpp"
@@ -69,7 +70,7 @@ struct CrossPseudo {
     LossParts step(const Inputs& in, Loss& loss) {
       const double lambda = weight(options_, in.epoch);
       const auto step = static_cast<std::uint32_t>(in.step);
-      const Context ctx = Context::training(step);
+      const Context ctx = Context::training_on_data(step);
       if (lambda == 0.0 || in.unlabeled.size() == 0) {
         const double sup_a = supervised(a_, in, loss, ctx), sup_b = supervised(b_, in, loss, ctx);
         return {{"supervised", sup_a}, {"supervised_b", sup_b}, {"cps", 0.0}, {"weight", lambda}};
@@ -133,16 +134,16 @@ struct CrossPseudo {
       pseudo_labels(b_.forward(in.unlabeled, no_grad).view(), labels_b_, 0.0, loss::default_ignore_index);
       const data::aug::CpsBoxOptions boxes = options_.boxes;
       draw_masks<In>(in.unlabeled.n(), spatial_shape(in.unlabeled), seed_, mask_stream, step,
-                     [&](data::Rng& rng, const data::SpatialShape<In>& shape) {
-                       return data::aug::cutmix_mask_cps<In>(shape, rng, boxes);
+                     [&](data::Rng& rng, const data::SpatialShape<In>& shape, std::int32_t* mask) {
+                       data::aug::paint_cutmix_mask_cps<In>(mask, shape, rng, boxes);
                      },
-                     masks_);
+                     masks_, host_masks_);
       const TensorView<const std::int32_t, D, Out> masks = masks_.view();
       mix_with_next(in.unlabeled, masks, mixed_);
       mix_with_next(TensorView<const std::int32_t, D, Out>(labels_a_.view()), masks, mixed_labels_a_);
       mix_with_next(TensorView<const std::int32_t, D, Out>(labels_b_.view()), masks, mixed_labels_b_);
 
-      const Context ctx = Context::training(step);
+      const Context ctx = Context::training_on_data(step);
       const double sup_a = supervised(a_, in, loss, ctx), sup_b = supervised(b_, in, loss, ctx);
       const double cps_a = mixed_backward(a_, mixed_labels_b_, in, loss, lambda);
       const double cps_b = mixed_backward(b_, mixed_labels_a_, in, loss, lambda);
@@ -151,7 +152,7 @@ struct CrossPseudo {
 
     double mixed_backward(Model& m, const Labels& others, const Inputs& in, Loss& loss, double lambda) {
       // Another step key than the supervised pass, so this pass draws other dropout masks.
-      const auto& logits = m.forward(mixed_.view(), Context::training(static_cast<std::uint32_t>(in.step) + 0x4000'0000u));
+      const auto& logits = m.forward(mixed_.view(), Context::training_on_data(static_cast<std::uint32_t>(in.step) + 0x4000'0000u));
       const double cross = loss.value_and_grad(logits.view(), others.view(), grad_);
       scale(grad_.view(), static_cast<T>(lambda * in.grad_scale));
       m.backward(grad_.view());
@@ -166,6 +167,7 @@ struct CrossPseudo {
     Tensor<T, D, In> batch_, mixed_;
     Tensor<T, D, Out> sup_grad_, grad_;
     Labels labels_a_, labels_b_, masks_, mixed_labels_a_, mixed_labels_b_;
+    std::vector<std::int32_t> host_masks_;  // CutMix masks drawn on the host
   };
 };
 

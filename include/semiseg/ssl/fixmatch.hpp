@@ -24,6 +24,7 @@
 #include <string>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
 #include "semiseg/data/augment/cutmix.hpp"
 #include "semiseg/loss/consistency.hpp"
@@ -96,7 +97,7 @@ struct FixMatch {
       const bool unlabeled = w > 0 && in.unlabeled.size() != 0;
       const double half = unlabeled && options_.average_terms.value_or(segmentation) ? 0.5 : 1.0;
 
-      const auto& logits = student_.forward(in.labeled, Context::training(step));
+      const auto& logits = student_.forward(in.labeled, Context::training_on_data(step));
       const double supervised = loss.value_and_grad(logits.view(), in.targets, grad_);
       scale(grad_.view(), static_cast<T>(half * in.grad_scale));
       student_.backward(grad_.view());
@@ -108,7 +109,7 @@ struct FixMatch {
       const auto& weak = student_.forward(in.unlabeled, Context{true, false, step + 0x8000'0000u});
       if constexpr (embedding) {
         assign(weak_, TensorView<const T, D, Out>(weak.view()));
-        const auto& s_out = student_.forward(in.unlabeled_second_view, Context::training(step + 0x4000'0000u));
+        const auto& s_out = student_.forward(in.unlabeled_second_view, Context::training_on_data(step + 0x4000'0000u));
         const double value = embedding_.value_and_grad(s_out.view(), weak_.view(), grad_);
         scale(grad_.view(), static_cast<T>(w * half * in.grad_scale));
         student_.backward(grad_.view());
@@ -127,16 +128,17 @@ struct FixMatch {
           strong = mixed_.view();
         }
       }
-      const auto& s_logits = student_.forward(strong, Context::training(step + 0x4000'0000u));
+      const auto& s_logits = student_.forward(strong, Context::training_on_data(step + 0x4000'0000u));
       double value = 0, confident = 1;
       if (options_.soft_targets) {
         value = kl_.value_and_grad(s_logits.view(), soft_.view(), grad_);
       } else {
         value = ce_.value_and_grad(s_logits.view(), labels_.view(), grad_, mask_.view());
-        const std::vector<T> m = to_host(mask_.view());
+        host_mask_.resize(static_cast<std::size_t>(mask_.size()));
+        copy<cpu, D>(host_mask_.data(), mask_.data(), mask_.size());
         double sum = 0;
-        for (T v : m) sum += static_cast<double>(v);
-        confident = m.empty() ? 0.0 : sum / static_cast<double>(m.size());
+        for (T v : host_mask_) sum += static_cast<double>(v);
+        confident = host_mask_.empty() ? 0.0 : sum / static_cast<double>(host_mask_.size());
       }
       scale(grad_.view(), static_cast<T>(w * half * in.grad_scale));
       student_.backward(grad_.view());
@@ -155,10 +157,10 @@ struct FixMatch {
     void mix(const Inputs& in, std::uint32_t step) {
       const data::aug::UniMatchBoxOptions boxes = options_.boxes;
       draw_masks<In>(in.unlabeled.n(), spatial_shape(in.unlabeled), seed_, mask_stream, step,
-                     [&](data::Rng& rng, const data::SpatialShape<In>& shape) {
-                       return data::aug::cutmix_mask_unimatch<In>(shape, rng, boxes);
+                     [&](data::Rng& rng, const data::SpatialShape<In>& shape, std::int32_t* mask) {
+                       data::aug::paint_cutmix_mask_unimatch<In>(mask, shape, rng, boxes);
                      },
-                     boxes_);
+                     boxes_, host_boxes_);
       const TensorView<const std::int32_t, D, In> m = boxes_.view();
       mix_with_next(in.unlabeled_second_view, m, mixed_);
       if (options_.soft_targets) {
@@ -180,6 +182,8 @@ struct FixMatch {
     Tensor<T, D, Out> grad_, mask_, soft_, scratch_, weak_;
     Tensor<std::int32_t, D, Out> labels_, mixed_labels_;
     Tensor<std::int32_t, D, In> boxes_;
+    std::vector<std::int32_t> host_boxes_;  // CutMix masks drawn on the host
+    std::vector<T> host_mask_;              // the confidence mask, counted on the host
     loss::CrossEntropy<T, D, Out> ce_;
     loss::SoftmaxKL<T, D, Out> kl_{{.target = loss::Target::probabilities}};
     std::conditional_t<embedding, loss::EmbeddingConsistency<T, D, Out>, std::monostate> embedding_;

@@ -40,24 +40,24 @@ data::SpatialShape<Dim> spatial_shape(TensorView<T, D, Dim> t) {
   return s;
 }
 
-// One mask per sample from `draw(rng, shape)`, uploaded as N × 1 × spatial; sample n's generator
-// is Rng(seed, stream, step, n).
+// One mask per sample, painted by `draw(rng, shape, mask)` into a zeroed host plane, uploaded as
+// N × 1 × spatial; sample n's generator is Rng(seed, stream, step, n). `host` is the caller's
+// staging buffer, kept between steps so that drawing does not allocate.
 template <SpatialDimension Dim, Device D, class Draw>
 void draw_masks(index_t samples, const data::SpatialShape<Dim>& shape, std::uint64_t seed, std::uint32_t stream,
-                std::uint32_t step, Draw draw, Tensor<std::int32_t, D, Dim>& masks) {
+                std::uint32_t step, Draw draw, Tensor<std::int32_t, D, Dim>& masks, std::vector<std::int32_t>& host) {
   shape_of<Dim> s;
   s[0] = samples;
   s[1] = 1;
   for (int a = 0; a < Dim::spatial; ++a) s[a + 2] = static_cast<index_t>(shape[static_cast<std::size_t>(a)]);
   masks.resize(s);
   const std::size_t plane = static_cast<std::size_t>(masks.size() / std::max<index_t>(samples, 1));
-  std::vector<std::int32_t> host(static_cast<std::size_t>(masks.size()));
+  host.assign(static_cast<std::size_t>(masks.size()), 0);
   for (index_t n = 0; n < samples; ++n) {
     data::Rng rng(seed, stream, step, static_cast<std::uint32_t>(n));
-    const data::LabelMap<Dim> m = draw(rng, shape);
-    std::copy(m.data(), m.data() + plane, host.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(n) * plane));
+    draw(rng, shape, host.data() + static_cast<std::size_t>(n) * plane);
   }
-  from_host(masks.view(), host);
+  copy<D, cpu>(masks.data(), host.data(), masks.size());
 }
 
 // out[n] = a[n] where masks[n] is 0, a[(n + 1) mod N] where it is 1.

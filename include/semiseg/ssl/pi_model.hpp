@@ -71,7 +71,7 @@ struct PiModel {
     }
 
     LossParts step(const Inputs& in, Loss& loss) {
-      const auto ctx = Context::training(static_cast<std::uint32_t>(in.step));
+      const auto ctx = Context::training_on_data(static_cast<std::uint32_t>(in.step));
       const double w = weight(options_, in.epoch, in.progress, in.labeled_count, in.unlabeled_count);
       if (w == 0.0 || in.unlabeled.size() == 0) {
         const auto& logits = student_.forward(in.labeled, ctx);

@@ -49,7 +49,7 @@ struct PseudoLabel {
     }
 
     LossParts step(const Inputs& in, Loss& loss) {
-      const auto ctx = Context::training(static_cast<std::uint32_t>(in.step));
+      const auto ctx = Context::training_on_data(static_cast<std::uint32_t>(in.step));
       const auto& logits = student_.forward(in.labeled, ctx);
       const double supervised = loss.value_and_grad(logits.view(), in.targets, grad_);
       scale(grad_.view(), static_cast<T>(in.grad_scale));
@@ -57,7 +57,7 @@ struct PseudoLabel {
       const double a = alpha(options_, in.epoch, in.progress);
       if (a == 0.0 || in.unlabeled.size() == 0) return {{"supervised", supervised}, {"unlabeled", 0.0}, {"alpha", a}};
 
-      const auto& u_logits = student_.forward(in.unlabeled, Context::training(static_cast<std::uint32_t>(in.step) + 1u));
+      const auto& u_logits = student_.forward(in.unlabeled, Context::training_on_data(static_cast<std::uint32_t>(in.step) + 1u));
       pseudo_labels(u_logits.view(), labels_, options_.threshold, data_ignore);
       const double unlabeled = loss.value_and_grad(u_logits.view(), labels_.view(), grad_);
       scale(grad_.view(), static_cast<T>(a * in.grad_scale));

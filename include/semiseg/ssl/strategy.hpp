@@ -11,11 +11,14 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -54,12 +57,40 @@ struct StepInputs {
 };
 
 // Named loss parts of a step, for logs: ("supervised", v), ("unlabeled", v), ("weight", w), ...
-using LossParts = std::vector<std::pair<std::string, double>>;
+// A fixed-capacity list of (name, value) pairs, so a step returns its parts without allocating;
+// names are string literals.
+class LossParts {
+ public:
+  using value_type = std::pair<const char*, double>;
+  static constexpr std::size_t capacity = 8;
 
-inline double total_of(const LossParts& parts, const std::vector<std::string>& names) {
+  LossParts() = default;
+  LossParts(std::initializer_list<value_type> parts) {
+    for (const value_type& p : parts) push_back(p);
+  }
+
+  void push_back(const value_type& p) {
+    if (size_ == capacity) throw value_error("semiseg: LossParts holds at most 8 parts");
+    parts_[size_++] = p;
+  }
+  void emplace_back(const char* name, double value) { push_back({name, value}); }
+
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  value_type* begin() { return parts_.data(); }
+  value_type* end() { return parts_.data() + size_; }
+  const value_type* begin() const { return parts_.data(); }
+  const value_type* end() const { return parts_.data() + size_; }
+
+ private:
+  std::array<value_type, capacity> parts_{};
+  std::size_t size_ = 0;
+};
+
+inline double total_of(const LossParts& parts, std::initializer_list<std::string_view> names) {
   double total = 0;
   for (const auto& [name, value] : parts)
-    for (const std::string& n : names)
+    for (std::string_view n : names)
       if (n == name) total += value;
   return total;
 }

@@ -27,7 +27,7 @@ struct Supervised {
         : options_(options), student_(student) {}
 
     LossParts step(const Inputs& in, Loss& loss) {
-      const auto& logits = student_.forward(in.labeled, Context::training(static_cast<std::uint32_t>(in.step)));
+      const auto& logits = student_.forward(in.labeled, Context::training_on_data(static_cast<std::uint32_t>(in.step)));
       const double value = loss.value_and_grad(logits.view(), in.targets, grad_);
       scale(grad_.view(), static_cast<T>(in.grad_scale));
       student_.backward(grad_.view());

@@ -74,7 +74,7 @@ struct TemporalEnsembling {
         concat_samples(in.labeled, in.unlabeled, input_);
         batch = input_.view();
       }
-      const auto& logits = student_.forward(batch, Context::training(static_cast<std::uint32_t>(in.step)));
+      const auto& logits = student_.forward(batch, Context::training_on_data(static_cast<std::uint32_t>(in.step)));
       const double supervised = loss.value_and_grad(first_samples(logits.view(), n_l), in.targets, sup_grad_);
       const index_t n = n_l + n_u, chunk = logits.size() / n, plane = logits.view().plane();
       reserve(in.labeled_count + in.unlabeled_count, chunk);

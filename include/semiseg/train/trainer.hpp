@@ -17,6 +17,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <variant>
 #include <vector>
@@ -130,6 +131,10 @@ class Trainer {
         runner_(options_.strategy, model_,
                 ssl::RunnerSetup<Model>{.model = options_.model, .seed = options_.seed, .optimizer = options_.optimizer}) {}
 
+  // The strategy refers to the model, so a trainer stays where it was built.
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
   Model& model() { return model_; }
   Runner& strategy() { return runner_; }
   const Options& options() const { return options_; }
@@ -198,12 +203,7 @@ class Trainer {
           const ssl::LossParts parts = runner_.step(in, loss_);
           accumulate(sums, parts, 1.0 / static_cast<double>(fit.accumulate * per_epoch));
         }
-        const double lr = optim::initial_lr(options_.optimizer) *
-                          (options_.schedule ? options_.schedule(static_cast<index_t>(step_)) : 1.0);
-        optimizer_.set_lr(lr);
-        optimizer_.step(model_.parameters());
-        runner_.after_update(step_, total, lr);
-        ++step_;
+        update(total);
         if (fit.progress) show_progress(epoch, it + 1, per_epoch, start, sums, it + 1);
       }
       result.steps = step_;
@@ -228,6 +228,19 @@ class Trainer {
     }
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return result;
+  }
+
+  // One optimizer step on batches already on the device, as fit takes them: the strategy's
+  // forward and backward passes, the optimizer step and the strategy's after-update (an EMA
+  // teacher). The caller sets where the run stands (epoch, progress, total_steps); in.step is
+  // the trainer's own count. For benchmarks and for callers with their own data pipeline.
+  ssl::LossParts train_step(typename Runner::Inputs in) {
+    model_.parameters().zero_grad();
+    in.step = step_;
+    in.grad_scale = 1;
+    ssl::LossParts parts = runner_.step(in, loss_);
+    update(in.total_steps);
+    return parts;
   }
 
   // Confusion matrices (or, for embeddings, instance IoU sums) of the student and the teacher
@@ -405,6 +418,16 @@ class Trainer {
  private:
   static double headline(const metrics::ConfusionMatrix& m) { return segmentation ? m.mean_iou() : m.top1(); }
 
+  // The optimizer step after the gradients of step_ are in, then the strategy's after-update.
+  void update(std::size_t total_steps) {
+    const double lr = optim::initial_lr(options_.optimizer) *
+                      (options_.schedule ? options_.schedule(static_cast<index_t>(step_)) : 1.0);
+    optimizer_.set_lr(lr);
+    optimizer_.step(model_.parameters());
+    runner_.after_update(step_, total_steps, lr);
+    ++step_;
+  }
+
   void upload_images(const Tensor<float, cpu, Dim>& host, Tensor<T, Dev, Dim>& device) {
     device.resize(host.shape());
     if constexpr (std::is_same_v<T, float>) {
@@ -464,7 +487,7 @@ class Trainer {
 
   static void accumulate(ssl::LossParts& sums, const ssl::LossParts& parts, double weight) {
     for (const auto& [name, value] : parts) {
-      auto it = std::find_if(sums.begin(), sums.end(), [&](const auto& p) { return p.first == name; });
+      auto it = std::find_if(sums.begin(), sums.end(), [&](const auto& p) { return std::string_view(p.first) == name; });
       if (it == sums.end()) sums.emplace_back(name, value * weight);
       else it->second += value * weight;
     }
@@ -509,7 +532,7 @@ class Trainer {
   void report(std::size_t epoch, const FitOptions& fit, const ssl::LossParts& sums, const std::optional<Evaluation>& e) {
     if (!fit.progress) return;
     std::printf("epoch %zu/%zu  lr %.3g", epoch, fit.epochs, optimizer_.lr());
-    for (const auto& [name, value] : sums) std::printf("  %s %.4f", name.c_str(), value);
+    for (const auto& [name, value] : sums) std::printf("  %s %.4f", name, value);
     if (e) {
       std::printf("  val %s %.4f", embedding ? "embedding IoU" : segmentation ? "mIoU" : "accuracy", student_score(*e));
       if (!std::isnan(teacher_score(*e))) std::printf("  teacher %.4f", teacher_score(*e));

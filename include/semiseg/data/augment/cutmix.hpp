@@ -72,50 +72,51 @@ void check_box_shape(const std::array<std::size_t, N>& shape, const char* what) 
     if (v == 0) throw shape_error(std::string(what) + ": every axis needs at least one pixel, got " + shape_string(shape));
 }
 
+// Toggles the pixels of one box in a row-major mask of `shape`.
+template <std::size_t N>
+void paint_box(std::int32_t* mask, const std::array<std::size_t, N>& shape, const Box<N>& b) {
+  if (b.volume() == 0) return;
+  const auto stride = strides_of(shape);
+  std::array<std::size_t, N> idx = b.begin;
+  for (bool more = true; more;) {
+    std::int64_t base = 0;
+    for (std::size_t a = 0; a + 1 < N; ++a) base += static_cast<std::int64_t>(idx[a]) * stride[a];
+    std::int32_t* row = mask + base;
+    for (std::size_t i = b.begin[N - 1]; i < b.end[N - 1]; ++i) row[i] ^= 1;
+    more = false;
+    for (std::size_t a = N - 1; a-- > 0;) {
+      if (++idx[a] < b.end[a]) {
+        more = true;
+        break;
+      }
+      idx[a] = b.begin[a];
+    }
+  }
+}
+
 // Paints boxes into a zero mask, toggling where they overlap.
 template <std::size_t N>
 xt::xtensor<std::int32_t, N> paint_boxes(const std::array<std::size_t, N>& shape, const std::vector<Box<N>>& boxes) {
   auto mask = xt::xtensor<std::int32_t, N>::from_shape(shape);
   std::fill(mask.data(), mask.data() + mask.size(), 0);
-  const auto stride = strides_of(shape);
-  for (const Box<N>& b : boxes) {
-    if (b.volume() == 0) continue;
-    std::array<std::size_t, N> idx = b.begin;
-    for (bool more = true; more;) {
-      std::int64_t base = 0;
-      for (std::size_t a = 0; a + 1 < N; ++a) base += static_cast<std::int64_t>(idx[a]) * stride[a];
-      std::int32_t* row = mask.data() + base;
-      for (std::size_t i = b.begin[N - 1]; i < b.end[N - 1]; ++i) row[i] ^= 1;
-      more = false;
-      for (std::size_t a = N - 1; a-- > 0;) {
-        if (++idx[a] < b.end[a]) {
-          more = true;
-          break;
-        }
-        idx[a] = b.begin[a];
-      }
-    }
-  }
+  for (const Box<N>& b : boxes) paint_box(mask.data(), shape, b);
   return mask;
 }
 
-}  // namespace detail
-
-// The CPS boxes for one mask, in the order they are drawn.
-template <SpatialDimension Dim>
-std::vector<Box<static_cast<std::size_t>(Dim::spatial)>> cutmix_boxes_cps(const SpatialShape<Dim>& shape, Rng& rng,
-                                                                          const CpsBoxOptions& options = {}) {
+// Draws the CPS boxes of one mask and passes each to `f`, in the order they are drawn.
+template <SpatialDimension Dim, class F>
+void for_each_cps_box(const SpatialShape<Dim>& shape, Rng& rng, const CpsBoxOptions& options, F&& f) {
   constexpr auto N = static_cast<std::size_t>(Dim::spatial);
-  detail::check_range("cutmix_boxes_cps (area)", options.min_area, options.max_area);
+  check_range("cutmix_boxes_cps (area)", options.min_area, options.max_area);
   if (!(options.min_area > 0 && options.max_area <= 1))
     throw value_error("cutmix_boxes_cps: area proportions must lie in (0, 1], got [" + std::to_string(options.min_area) +
                       ", " + std::to_string(options.max_area) + "]");
   if (options.boxes == 0) throw value_error("cutmix_boxes_cps: needs at least one box");
-  detail::check_box_shape(shape, "cutmix_boxes_cps");
+  check_box_shape(shape, "cutmix_boxes_cps");
   const std::size_t first = options.full_depth && N == 3 ? 1 : 0, k = N - first;
   const double scale = std::pow(1.0 / static_cast<double>(options.boxes), 1.0 / static_cast<double>(k));
-  std::vector<Box<N>> boxes(options.boxes);
-  for (Box<N>& box : boxes) {
+  for (std::size_t i = 0; i < options.boxes; ++i) {
+    Box<N> box;
     const double p = rng.uniform(options.min_area, options.max_area);
     // Exponent shares uniform on the simplex: one cut in 2D, two sorted cuts in 3D.
     std::array<double, N> share{};
@@ -139,13 +140,31 @@ std::vector<Box<static_cast<std::size_t>(Dim::spatial)>> cutmix_boxes_cps(const 
       box.begin[a] = static_cast<std::size_t>(at);
       box.end[a] = static_cast<std::size_t>(at + size);
     }
+    f(box);
   }
+}
+
+}  // namespace detail
+
+// The CPS boxes for one mask, in the order they are drawn.
+template <SpatialDimension Dim>
+std::vector<Box<static_cast<std::size_t>(Dim::spatial)>> cutmix_boxes_cps(const SpatialShape<Dim>& shape, Rng& rng,
+                                                                          const CpsBoxOptions& options = {}) {
+  std::vector<Box<static_cast<std::size_t>(Dim::spatial)>> boxes;
+  boxes.reserve(options.boxes);
+  detail::for_each_cps_box<Dim>(shape, rng, options, [&](const auto& box) { boxes.push_back(box); });
   return boxes;
 }
 
 template <SpatialDimension Dim>
 LabelMap<Dim> cutmix_mask_cps(const SpatialShape<Dim>& shape, Rng& rng, const CpsBoxOptions& options = {}) {
   return detail::paint_boxes(shape, cutmix_boxes_cps<Dim>(shape, rng, options));
+}
+
+// cutmix_mask_cps painted into `mask`, a zeroed row-major buffer of `shape`, without allocating.
+template <SpatialDimension Dim>
+void paint_cutmix_mask_cps(std::int32_t* mask, const SpatialShape<Dim>& shape, Rng& rng, const CpsBoxOptions& options = {}) {
+  detail::for_each_cps_box<Dim>(shape, rng, options, [&](const auto& box) { detail::paint_box(mask, shape, box); });
 }
 
 // The UniMatch box, or none (with probability 1 − p).
@@ -205,6 +224,13 @@ LabelMap<Dim> cutmix_mask_unimatch(const SpatialShape<Dim>& shape, Rng& rng, con
   std::vector<Box<static_cast<std::size_t>(Dim::spatial)>> boxes;
   if (auto box = cutmix_box_unimatch<Dim>(shape, rng, options)) boxes.push_back(*box);
   return detail::paint_boxes(shape, boxes);
+}
+
+// cutmix_mask_unimatch painted into `mask`, a zeroed row-major buffer of `shape`, without allocating.
+template <SpatialDimension Dim>
+void paint_cutmix_mask_unimatch(std::int32_t* mask, const SpatialShape<Dim>& shape, Rng& rng,
+                                const UniMatchBoxOptions& options = {}) {
+  if (auto box = cutmix_box_unimatch<Dim>(shape, rng, options)) detail::paint_box(mask, shape, *box);
 }
 
 // a where M is 0, b where M is nonzero, for every channel of a C×spatial image.
