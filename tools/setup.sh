@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build libeigen3-dev xtensor-dev libstb-dev doctest-dev libtiff-dev zlib1g-dev
-          nlohmann-json3-dev dataset-fashion-mnist)
+          nlohmann-json3-dev dataset-fashion-mnist libdnnl-dev)
 
 missing=()
 for p in "${packages[@]}"; do

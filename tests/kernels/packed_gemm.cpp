@@ -6,6 +6,7 @@
 
 #include "semiseg/core/philox.hpp"
 #include "semiseg/kernels/gemm.hpp"
+#include "semiseg/kernels/direct_conv.hpp"
 #include "semiseg/kernels/implicit_columns.hpp"
 #include "support/harness.hpp"
 
@@ -110,6 +111,13 @@ void check_column_panels(const ConvGeometry<S>& g, index_t channels, index_t out
   reference_gemm(Trans::no, Trans::yes, out_channels, rows, P, 1.f, dy.data(), P, col.data(), P, 1.f, dw_ref.data(), rows);
   packed::gemm_packed_b(false, packed::TransposedColumnPanel<S>{x.data(), g}, out_channels, rows, P, 1.f, dy.data(), P,
                         1.f, dw.data(), rows);
+  if (packed::direct_convolution_fits(g)) {
+    std::vector<float> y_direct(y.size());
+    packed::direct_convolution(x.data(), 0, 1, channels, w.data(), out_channels, g, y_direct.data(), 0);
+    double ed = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) ed = std::max(ed, double(std::abs(y_direct[i] - y_ref[i])));
+    CHECK(ed < 1e-4);
+  }
   double ey = 0, ew = 0;
   for (std::size_t i = 0; i < y.size(); ++i) ey = std::max(ey, double(std::abs(y[i] - y_ref[i])));
   for (std::size_t i = 0; i < dw.size(); ++i) ew = std::max(ew, double(std::abs(dw[i] - dw_ref[i])));
@@ -142,6 +150,14 @@ TEST_CASE("packed gemm: columns made on the fly equal im2col's, 2D and 3D") {
     g3.dilation = {{2, 1, 1}};
     g3.out = {{4, 3, 5}};
     check_column_panels(g3, 2, 3);
+    g3.stride = {{1, 1, 1}};
+    g3.pad = {{2, 0, 1}};
+    g3.out = {{6, 6, 9}};  // dilation (2, 1, 1), kernel (3, 2, 3): 6 + 4 − 4, 7 − 1, 9 + 2 − 2
+    check_column_panels(g3, 3, 9);
+    g2.in = {{9, 40}};
+    g2.pad = {{0, 3}};
+    g2.out = {{7, 44}};  // kernel 3: 9 − 2, 40 + 6 − 2
+    check_column_panels(g2, 2, 17);
   }
   omp_set_num_threads(1);
 }

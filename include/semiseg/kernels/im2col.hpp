@@ -24,6 +24,11 @@ struct Span {
   index_t begin, end;
 };
 SEMISEG_HD inline Span inside_span(index_t first, index_t step, index_t extent, index_t outputs) {
+  if (step == 1) {
+    const index_t b = first >= 0 ? 0 : (-first < outputs ? -first : outputs);
+    const index_t e = extent - first < outputs ? extent - first : outputs;
+    return {b, e > b ? e : b};
+  }
   const index_t begin = first >= 0 ? 0 : (-first + step - 1) / step;
   const index_t end = first >= extent ? 0 : (extent - 1 - first) / step + 1;
   const index_t b = begin < outputs ? begin : outputs;
@@ -31,10 +36,10 @@ SEMISEG_HD inline Span inside_span(index_t first, index_t step, index_t extent, 
   return {b, e > b ? e : b};
 }
 
-// One row of outputs from one input row `xr`: output o reads xr[first + o·step], or 0 outside.
+// One row of outputs from one input row `xr`: output o reads xr[first + o·step], inside for o in
+// span = inside_span(first, step, extent, outputs), 0 outside.
 template <class T>
-SEMISEG_HD void gather_row(const T* xr, T* row, index_t first, index_t step, index_t extent, index_t outputs) {
-  const Span span = inside_span(first, step, extent, outputs);
+SEMISEG_HD inline void gather_row(const T* xr, T* row, index_t first, index_t step, Span span, index_t outputs) {
   for (index_t o = 0; o < span.begin; ++o) row[o] = T(0);
   if (step == 1) {
     for (index_t o = span.begin; o < span.end; ++o) row[o] = xr[first + o];
@@ -44,10 +49,9 @@ SEMISEG_HD void gather_row(const T* xr, T* row, index_t first, index_t step, ind
   for (index_t o = span.end; o < outputs; ++o) row[o] = T(0);
 }
 
-// gather_row's adjoint: xr[first + o·step] += row[o] where that lies inside.
+// gather_row's adjoint: xr[first + o·step] += row[o] for o in span.
 template <class T>
-SEMISEG_HD void scatter_row(const T* row, T* xr, index_t first, index_t step, index_t extent, index_t outputs) {
-  const Span span = inside_span(first, step, extent, outputs);
+SEMISEG_HD inline void scatter_row(const T* row, T* xr, index_t first, index_t step, Span span) {
   if (step == 1) {
     for (index_t o = span.begin; o < span.end; ++o) xr[first + o] += row[o];
   } else {
@@ -83,8 +87,9 @@ struct Im2Col {
       for (index_t o = 0; o < out_last; ++o) row[o] = T(0);
       return;
     }
-    gather_row(x + c * g.in_size() + src, row, k_last * g.dilation[S - 1] - g.pad[S - 1], g.stride[S - 1], g.in[S - 1],
-               out_last);
+    const index_t first = k_last * g.dilation[S - 1] - g.pad[S - 1];
+    gather_row(x + c * g.in_size() + src, row, first, g.stride[S - 1],
+               inside_span(first, g.stride[S - 1], g.in[S - 1], out_last), out_last);
   }
 };
 
@@ -119,8 +124,9 @@ struct Col2Im {
         }
       }
       if (!hit) continue;
-      scatter_row(col + (c * K + k) * P + o_outer * out_last, row, k_last * g.dilation[S - 1] - g.pad[S - 1],
-                  g.stride[S - 1], in_last, out_last);
+      const index_t first = k_last * g.dilation[S - 1] - g.pad[S - 1];
+      scatter_row(col + (c * K + k) * P + o_outer * out_last, row, first, g.stride[S - 1],
+                  inside_span(first, g.stride[S - 1], in_last, out_last));
     }
   }
 };
@@ -162,6 +168,7 @@ struct Im2ColTap {
     const index_t K = g.taps(), c = item / K, out_last = g.out[S - 1], in_last = g.in[S - 1];
     const TapWalk<S> walk(g, item % K);
     const index_t first = walk.tap[S - 1] * g.dilation[S - 1] - g.pad[S - 1];
+    const Span span = inside_span(first, g.stride[S - 1], in_last, out_last);
     const T* xc = x + c * g.in_size();
     T* row = col + item * g.out_size();
     Small<index_t, S> o{};
@@ -171,7 +178,7 @@ struct Im2ColTap {
       if (in_row < 0) {
         for (index_t i = 0; i < out_last; ++i) row[i] = T(0);
       } else {
-        gather_row(xc + in_row * in_last, row, first, g.stride[S - 1], in_last, out_last);
+        gather_row(xc + in_row * in_last, row, first, g.stride[S - 1], span, out_last);
       }
     }
   }
@@ -189,12 +196,13 @@ struct Col2ImChannel {
     for (index_t k = 0; k < K; ++k) {
       const TapWalk<S> walk(g, k);
       const index_t first = walk.tap[S - 1] * g.dilation[S - 1] - g.pad[S - 1];
+      const Span span = inside_span(first, g.stride[S - 1], in_last, out_last);
       const T* src = col + (c * K + k) * g.out_size();
       Small<index_t, S> o{};
       for (index_t r = 0; r < g.out_size() / out_last; ++r, src += out_last) {
         const index_t in_row = walk.input_row(g, o);
         TapWalk<S>::next_row(g, o);
-        if (in_row >= 0) scatter_row(src, xc + in_row * in_last, first, g.stride[S - 1], in_last, out_last);
+        if (in_row >= 0) scatter_row(src, xc + in_row * in_last, first, g.stride[S - 1], span);
       }
     }
   }

@@ -67,6 +67,15 @@ struct ColumnRow {
         } else {
           span = inside_span(start, step, in_last, len);
         }
+        if (step == 1 && stride == 1 && len == NR && span.begin == 0 && span.end == NR) {
+          // A whole strip inside the image: two vector copies.
+          store(out, load(xr + start));
+          store(out + lanes, load(xr + start + lanes));
+          out += len;
+          count -= len;
+          from.advance(g, len);
+          continue;
+        }
         for (index_t i = 0; i < span.begin; ++i) out[i * stride] = 0.f;
         if (step == 1 && stride == 1) {
           for (index_t i = span.begin; i < span.end; ++i) out[i] = xr[start + i];

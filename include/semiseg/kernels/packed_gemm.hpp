@@ -105,19 +105,10 @@ inline void pack_b(const Operand& b, index_t p0, index_t kc, index_t j0, index_t
   }
 }
 
-// tile(MR × NR) = Σ_k a[k] ⊗ b[k], then C's rows × cols corner = alpha·tile + beta·C.
-inline void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, index_t rows, index_t cols,
-                         float alpha, float beta) {
-  vfloat acc[MR][2];
-  for (index_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = vfloat{} ;
-  for (index_t k = 0; k < kc; ++k, a += MR, b += NR) {
-    const vfloat b0 = load(b), b1 = load(b + lanes);
-    for (index_t r = 0; r < MR; ++r) {
-      const float ar = a[r];
-      acc[r][0] += ar * b0;
-      acc[r][1] += ar * b1;
-    }
-  }
+using Tile = vfloat[MR][2];
+
+// C's rows × cols corner = alpha·tile + beta·C (beta = 0 ignores C).
+inline void write_tile(const Tile& acc, float* c, index_t ldc, index_t rows, index_t cols, float alpha, float beta) {
   if (rows == MR && cols == NR) {
     for (index_t r = 0; r < MR; ++r) {
       float* cr = c + r * ldc;
@@ -141,6 +132,22 @@ inline void micro_kernel(index_t kc, const float* a, const float* b, float* c, i
       float& out = c[r * ldc + j];
       out = beta == 0.f ? alpha * tile[r][j] : alpha * tile[r][j] + beta * out;
     }
+}
+
+// tile(MR × NR) = Σ_k a[k] ⊗ b[k], then C's rows × cols corner = alpha·tile + beta·C.
+inline void micro_kernel(index_t kc, const float* a, const float* b, float* c, index_t ldc, index_t rows, index_t cols,
+                         float alpha, float beta) {
+  Tile acc;
+  for (index_t r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = vfloat{};
+  for (index_t k = 0; k < kc; ++k, a += MR, b += NR) {
+    const vfloat b0 = load(b), b1 = load(b + lanes);
+    for (index_t r = 0; r < MR; ++r) {
+      const float ar = a[r];
+      acc[r][0] += ar * b0;
+      acc[r][1] += ar * b1;
+    }
+  }
+  write_tile(acc, c, ldc, rows, cols, alpha, beta);
 }
 
 // op(B) given as a matrix in memory.
