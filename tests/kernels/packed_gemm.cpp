@@ -69,6 +69,24 @@ TEST_CASE("packed gemm: matches the reference across block edges, transposes, be
   omp_set_num_threads(1);
 }
 
+TEST_CASE("packed gemm: every entry is written when OpenMP grants fewer threads than asked") {
+  const index_t m = 200, n = 2500, k = 140;
+  std::vector<float> a(std::size_t(m * k)), b(std::size_t(k * n)), c(std::size_t(m * n), NAN);
+  const Philox rng{12, 0, 0};
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = rng.uniform<float>(i) - 0.5f;
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = rng.uniform<float>(i + a.size()) - 0.5f;
+  std::vector<double> ad(a.begin(), a.end()), bd(b.begin(), b.end()), cd(c.size());
+  reference_gemm(Trans::no, Trans::no, m, n, k, 1.0, ad.data(), k, bd.data(), n, 0.0, cd.data(), n);
+  omp_set_dynamic(1);
+  omp_set_num_threads(16);
+  packed::gemm(false, false, m, n, k, 1.f, a.data(), k, b.data(), n, 0.f, c.data(), n);
+  omp_set_dynamic(0);
+  omp_set_num_threads(1);
+  double err = 0;
+  for (std::size_t i = 0; i < c.size(); ++i) err = std::max(err, std::isnan(c[i]) ? 1e9 : std::abs(double(c[i]) - cd[i]));
+  CHECK(err < 1e-3);
+}
+
 TEST_CASE("packed gemm: row dot products add A·Bᵀ into C") {
   for (const int threads : {1, 2})
     for (const auto& [m, n, k] : {std::array<index_t, 3>{1, 1, 1}, {3, 5, 17}, {8, 144, 4096 + 7}, {17, 9, 2 * 2048 + 33}}) {

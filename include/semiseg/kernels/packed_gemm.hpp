@@ -211,8 +211,9 @@ void gemm_packed_b(bool ta, const PackB& pack, index_t m, index_t n, index_t k, 
   }
 #pragma omp parallel num_threads(static_cast<int>(parts))
   {
-    const index_t t = omp_get_thread_num(), units = (extent + unit - 1) / unit;
-    const index_t begin = units * t / parts * unit, end = std::min(extent, units * (t + 1) / parts * unit);
+    // Divide by the threads the region got, which may be fewer than asked for (OMP_DYNAMIC).
+    const index_t t = omp_get_thread_num(), got = omp_get_num_threads(), units = (extent + unit - 1) / unit;
+    const index_t begin = units * t / got * unit, end = std::min(extent, units * (t + 1) / got * unit);
     if (end > begin) {
       if (split_n) multiply_block(oa, pack, 0, m, begin, end - begin, k, alpha, beta, c, ldc);
       else multiply_block(oa, pack, begin, end - begin, 0, n, k, alpha, beta, c, ldc);
@@ -230,51 +231,55 @@ inline void gemm(bool ta, bool tb, index_t m, index_t n, index_t k, float alpha,
 // rows, summed over positions) this beats packing, which would copy all of B to use each value m
 // times: here B is read in place. Tiles of 4 × 4 rows accumulate vectors along k, in chunks of
 // k that keep A's rows in cache, and reduce each tile once per chunk.
+// Column tile tj of gemm_rows_dot (a plain function: nvcc's device pass fails on vector
+// constants inside host lambdas).
+inline void rows_dot_tile(index_t tj, index_t m, index_t n, index_t k, const float* a, index_t lda, const float* b,
+                          index_t ldb, float* c, index_t ldc) {
+  constexpr index_t T = 4, chunk = 2048;
+  const index_t j0 = tj * T, nj = std::min(T, n - j0);
+  for (index_t p0 = 0; p0 < k; p0 += chunk) {
+    const index_t pk = std::min(chunk, k - p0), vec_end = pk / lanes * lanes;
+    for (index_t i0 = 0; i0 < m; i0 += T) {
+      const index_t ni = std::min(T, m - i0);
+      const float* ar[T];
+      const float* br[T];
+      // Rows past the matrix edge repeat the last one; their sums are not stored.
+      for (index_t t = 0; t < T; ++t) {
+        ar[t] = a + (i0 + std::min(t, ni - 1)) * lda + p0;
+        br[t] = b + (j0 + std::min(t, nj - 1)) * ldb + p0;
+      }
+      vfloat acc[T][T];
+      for (index_t i = 0; i < T; ++i)
+        for (index_t j = 0; j < T; ++j) acc[i][j] = vfloat{};
+      for (index_t p = 0; p < vec_end; p += lanes) {
+        vfloat av[T], bv[T];
+        for (index_t t = 0; t < T; ++t) {
+          av[t] = load(ar[t] + p);
+          bv[t] = load(br[t] + p);
+        }
+        for (index_t i = 0; i < T; ++i)
+          for (index_t j = 0; j < T; ++j) acc[i][j] += av[i] * bv[j];
+      }
+      for (index_t i = 0; i < ni; ++i)
+        for (index_t j = 0; j < nj; ++j) {
+          float sum = 0.f;
+          for (index_t l = 0; l < lanes; ++l) sum += acc[i][j][l];
+          for (index_t p = vec_end; p < pk; ++p) sum += ar[i][p] * br[j][p];
+          c[(i0 + i) * ldc + j0 + j] += sum;
+        }
+    }
+  }
+}
+
 inline void gemm_rows_dot(index_t m, index_t n, index_t k, const float* a, index_t lda, const float* b, index_t ldb,
                           float* c, index_t ldc) {
-  constexpr index_t T = 4, chunk = 2048;
-  const index_t tiles_n = (n + T - 1) / T;
-  const auto column_tile = [&](index_t tj) {
-    const index_t j0 = tj * T, nj = std::min(T, n - j0);
-    for (index_t p0 = 0; p0 < k; p0 += chunk) {
-      const index_t pk = std::min(chunk, k - p0), vec_end = pk / lanes * lanes;
-      for (index_t i0 = 0; i0 < m; i0 += T) {
-        const index_t ni = std::min(T, m - i0);
-        const float* ar[T];
-        const float* br[T];
-        // Rows past the matrix edge repeat the last one; their sums are not stored.
-        for (index_t t = 0; t < T; ++t) {
-          ar[t] = a + (i0 + std::min(t, ni - 1)) * lda + p0;
-          br[t] = b + (j0 + std::min(t, nj - 1)) * ldb + p0;
-        }
-        vfloat acc[T][T];
-        for (index_t i = 0; i < T; ++i)
-          for (index_t j = 0; j < T; ++j) acc[i][j] = vfloat{};
-        for (index_t p = 0; p < vec_end; p += lanes) {
-          vfloat av[T], bv[T];
-          for (index_t t = 0; t < T; ++t) {
-            av[t] = load(ar[t] + p);
-            bv[t] = load(br[t] + p);
-          }
-          for (index_t i = 0; i < T; ++i)
-            for (index_t j = 0; j < T; ++j) acc[i][j] += av[i] * bv[j];
-        }
-        for (index_t i = 0; i < ni; ++i)
-          for (index_t j = 0; j < nj; ++j) {
-            float sum = 0.f;
-            for (index_t l = 0; l < lanes; ++l) sum += acc[i][j][l];
-            for (index_t p = vec_end; p < pk; ++p) sum += ar[i][p] * br[j][p];
-            c[(i0 + i) * ldc + j0 + j] += sum;
-          }
-      }
-    }
-  };
+  const index_t tiles_n = (n + 3) / 4;
   // Threads take whole column tiles, so no two write the same entry of C.
   if (!omp_in_parallel() && omp_get_max_threads() > 1 && tiles_n > 1 && 2.0 * double(m) * double(n) * double(k) >= 4e6) {
 #pragma omp parallel for schedule(static)
-    for (index_t tj = 0; tj < tiles_n; ++tj) column_tile(tj);
+    for (index_t tj = 0; tj < tiles_n; ++tj) rows_dot_tile(tj, m, n, k, a, lda, b, ldb, c, ldc);
   } else {
-    for (index_t tj = 0; tj < tiles_n; ++tj) column_tile(tj);
+    for (index_t tj = 0; tj < tiles_n; ++tj) rows_dot_tile(tj, m, n, k, a, lda, b, ldb, c, ldc);
   }
 }
 

@@ -41,7 +41,7 @@ struct DropoutMask {
       for (index_t i = begin; i < begin + plane; ++i) out[i] = keep ? in[i] * scale : T(0);
     }
   }
-  static index_t items(index_t size, index_t plane) { return (size / plane + 3) / 4; }
+  static index_t items(index_t size, index_t plane) { return plane > 0 ? (size / plane + 3) / 4 : 0; }
 };
 template <class T>
 struct AddNoise {
