@@ -137,7 +137,9 @@ TEST_CASE_TEMPLATE("conv_large: noise and dropout follow the mode and the step",
   const auto b = values(net.forward(x.view(), no_grad1));
   const auto c = values(net.forward(x.view(), no_grad2));
   CHECK(relative_error(b, a) == 0.0);
-  CHECK(relative_error(c, a) > 1e-3);
+  // BatchNorm and the global average pool shrink what the masks change in the logits (6e-4 here);
+  // the same step gives identical output, so any change shows that the draws differ.
+  CHECK(relative_error(c, a) > 1e-5);
   const auto e1 = values(net.forward(x.view(), Context::evaluation()));
   const auto e2 = values(net.forward(x.view(), Context::evaluation()));
   CHECK(relative_error(e2, e1) == 0.0);

@@ -92,7 +92,7 @@ class Conv {
       onednn_.prepare(onednn_problem(x.n(), g));
       onednn_.forward(x.data, weight_.value(), o_.bias ? bias_.value() : nullptr, y_.data());
       x_ = context.needs_backward ? x : TensorView<const T, D, Dim>{};
-      skip_dx_ = false;
+      skip_dx_ = input_is_data_ && !context.input_gradient;
       return y_;
     }
 #endif
@@ -127,7 +127,10 @@ class Conv {
 #if SEMISEG_HAS_ONEDNN
     if constexpr (use_onednn) {
       onednn_.prepare(onednn_problem(x_.n(), g));
-      onednn_.backward(x_.data, dy.data, weight_.value(), dx_.data(), weight_.grad(), o_.bias ? bias_.grad() : nullptr);
+      if (skip_dx_)
+        onednn_.backward_weights_accumulate(x_.data, dy.data, weight_.grad(), o_.bias ? bias_.grad() : nullptr);
+      else
+        onednn_.backward(x_.data, dy.data, weight_.value(), dx_.data(), weight_.grad(), o_.bias ? bias_.grad() : nullptr);
       return dx_;
     }
 #endif

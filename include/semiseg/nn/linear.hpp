@@ -10,6 +10,34 @@
 
 namespace semiseg::nn {
 
+namespace detail {
+// y[n, j] += bias[j] over an N × F matrix: per element, or (cpu) per row.
+template <class T>
+struct AddRowBias {
+  T* y;
+  const T* bias;
+  index_t features;
+  SEMISEG_HD void operator()(index_t i) const { y[i] += bias[i % features]; }
+  SEMISEG_HD void over_plane(index_t n) const {
+    T* row = y + n * features;
+    for (index_t j = 0; j < features; ++j) row[j] += bias[j];
+  }
+};
+// db[j] += Σ_n dy[n, j] for the columns of one block, reading the rows in order (the cpu form;
+// one column per item reads with a stride).
+template <class T>
+struct ColumnSums {
+  const T* dy;
+  T* db;
+  index_t rows, cols, block;
+  SEMISEG_HD void operator()(index_t b) const {
+    const index_t j0 = b * block, j1 = j0 + block < cols ? j0 + block : cols;
+    for (index_t n = 0; n < rows; ++n)
+      for (index_t j = j0; j < j1; ++j) db[j] += dy[n * cols + j];
+  }
+};
+}  // namespace detail
+
 struct LinearOptions {
   index_t in_features = 1;
   index_t out_features = 1;
@@ -46,7 +74,7 @@ class Linear {
     y_.resize(flat_shape(x.n(), o_.out_features));
     gemm<D>(Trans::no, Trans::yes, x.n(), o_.out_features, o_.in_features, T(1), x.data, o_.in_features,
             weight_.value(), o_.in_features, T(0), y_.data(), o_.out_features);
-    if (o_.bias) launch<D>(y_.size(), AddChannelBias<T>{y_.data(), bias_.value(), o_.out_features, 1});
+    if (o_.bias) launch_planes<D>(y_.size(), o_.out_features, detail::AddRowBias<T>{y_.data(), bias_.value(), o_.out_features});
     x_ = context.needs_backward ? x : TensorView<const T, D, flat>{};
     skip_dx_ = input_is_data_ && !context.input_gradient;
     return y_;
@@ -61,7 +89,15 @@ class Linear {
               weight_.value(), o_.in_features, T(0), dx_.data(), o_.in_features);
     gemm<D>(Trans::yes, Trans::no, o_.out_features, o_.in_features, x_.n(), T(1), dy.data, o_.out_features, x_.data,
             o_.in_features, T(1), weight_.grad(), o_.in_features);
-    if (o_.bias) launch<D>(o_.out_features, ChannelSum<T>{dy.data, bias_.grad(), dy.n(), o_.out_features, 1});
+    if (o_.bias) {
+      if constexpr (is_cuda<D>) {
+        launch<D>(o_.out_features, ChannelSum<T>{dy.data, bias_.grad(), dy.n(), o_.out_features, 1});
+      } else {
+        constexpr index_t block = 64;
+        launch<D>((o_.out_features + block - 1) / block,
+                  detail::ColumnSums<T>{dy.data, bias_.grad(), dy.n(), o_.out_features, block}, grain_for(block * dy.n()));
+      }
+    }
     return dx_;
   }
 
