@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The speed comparison of docs/performance.md: builds the workloads W1–W5, runs each beside its
 # PyTorch twin at 1 and 2 threads, prints the ratio table and writes it, with the machine and the
-# command, into docs/performance.md. Takes about 15 minutes on 2 cores; run it on an idle machine.
+# command, into docs/performance.md. Takes about 5 minutes on 2 cores after the build; run it on an
+# idle machine.
 # PyTorch gets its best configuration: Debian's python3-torch with OpenBLAS's OpenMP build as the
 # system BLAS (libopenblas0-openmp), so one OpenMP pool serves both libraries.
 # Arguments go to examples/benchmarks/run_benchmarks.py (--threads, --workloads, --rounds, ...).
