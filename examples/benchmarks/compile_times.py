@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import markers
+
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- compile times begin -->", "<!-- compile times end -->"
 LIMIT_S = 30.0
@@ -74,13 +76,10 @@ def table(times):
 
 
 def write(path, text):
-    path = Path(path)
-    content = path.read_text() if path.is_file() else ""
-    if content.count(BEGIN) != 1 or content.count(END) != 1 or content.index(BEGIN) > content.index(END):
-        fail(f"--write: {path} must contain the lines {BEGIN} and {END}, once each and in this order")
-    head, rest = content.split(BEGIN)
-    _, tail = rest.split(END)
-    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    try:
+        markers.replace(path, BEGIN, END, text)
+    except markers.MarkerError as e:
+        fail(str(e))
     print(f"wrote the compile times into {path}")
 
 
@@ -92,9 +91,10 @@ def main():
     args = parser.parse_args()
     command = shlex.join([sys.executable] + sys.argv)
     if args.write:  # check the markers before compiling for minutes
-        content = Path(args.write).read_text() if Path(args.write).is_file() else ""
-        if BEGIN not in content or END not in content:
-            fail(f"--write: {args.write} must contain the lines {BEGIN} and {END}")
+        try:
+            markers.check(args.write, BEGIN, END)
+        except markers.MarkerError as e:
+            fail(str(e))
 
     entries = []
     for entry in compile_commands(Path(args.build_dir).resolve()):

@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import markers
+
 ROOT = Path(__file__).resolve().parents[2]
 TWIN = ROOT / "examples" / "benchmarks" / "workloads.py"
 BEGIN, END = "<!-- benchmark results begin -->", "<!-- benchmark results end -->"
@@ -170,15 +172,10 @@ def report(env, command, rows, args):
 
 
 def write(path, text):
-    path = Path(path)
-    if not path.is_file():
-        fail(f"--write: {path} does not exist")
-    content = path.read_text()
-    if content.count(BEGIN) != 1 or content.count(END) != 1 or content.index(BEGIN) > content.index(END):
-        fail(f"--write: {path} must contain the lines {BEGIN} and {END}, once each and in this order")
-    head, rest = content.split(BEGIN)
-    _, tail = rest.split(END)
-    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    try:
+        markers.replace(path, BEGIN, END, text)
+    except markers.MarkerError as e:
+        fail(str(e))
     print(f"wrote the results into {path}")
 
 
@@ -208,9 +205,10 @@ def main():
     if not os.access(binary, os.X_OK):
         fail(f"{binary} not found; build it first: cmake --build {args.build_dir} --target workloads")
     if args.write:  # check the markers before spending minutes on the runs
-        content = Path(args.write).read_text() if Path(args.write).is_file() else ""
-        if BEGIN not in content or END not in content:
-            fail(f"--write: {args.write} must contain the lines {BEGIN} and {END}")
+        try:
+            markers.check(args.write, BEGIN, END)
+        except markers.MarkerError as e:
+            fail(str(e))
 
     env = environment(args.python)
     print("\n".join(f"{key}: {value}" for key, value in env.items()), flush=True)

@@ -76,32 +76,33 @@ void direct_convolution(const float* x, index_t x_stride, index_t batch, index_t
   index_t* offset = buf.offset.data();
 
   // The padded copy of plane q = (image, channel): input position i on axis d sits at i + pad[d];
-  // the rest is 0.
+  // the rest is 0. One pass over the padded rows, each written once.
   const auto pad_channel = [&](index_t q) {
-    const index_t n = q / channels, c = q % channels;
-    float* to_plane = xp + q * plane;
-    std::fill(to_plane, to_plane + plane, 0.f);
-    Small<index_t, S> at{};
-    const index_t in_rows = g.in_size() / g.in[S - 1];
-    for (index_t r = 0; r < in_rows; ++r) {
-      index_t dst = 0;
+    const index_t n = q / channels, c = q % channels, in_last = g.in[S - 1], shift = g.pad[S - 1];
+    const index_t begin = std::clamp<index_t>(shift, 0, row), end = std::clamp<index_t>(in_last + shift, begin, row);
+    const float* src_plane = x + n * x_stride + c * g.in_size();
+    float* to = xp + q * plane;
+    Small<index_t, S> at{};  // padded coordinates of the row, every axis but the last
+    for (index_t r = 0; r < plane / row; ++r, to += row) {
+      index_t src_row = 0;
       bool inside = true;
       for (int d = 0; d < S - 1; ++d) {
-        const index_t pos = at[d] + g.pad[d];
-        inside = inside && pos >= 0 && pos < padded[d];
-        dst = dst * padded[d] + pos;
+        const index_t pos = at[d] - g.pad[d];
+        inside = inside && pos >= 0 && pos < g.in[d];
+        src_row = src_row * g.in[d] + pos;
       }
       if (inside) {
-        const float* src = x + n * x_stride + c * g.in_size() + r * g.in[S - 1];
-        float* to = to_plane + dst * row;
-        const index_t begin = std::max<index_t>(0, -g.pad[S - 1]), end = std::min(g.in[S - 1], row - g.pad[S - 1]);
-        for (index_t i = begin; i < end; ++i) to[i + g.pad[S - 1]] = src[i];
+        const float* src = src_plane + src_row * in_last + (begin - shift);  // input column begin − shift
+        std::fill(to, to + begin, 0.f);
+        std::copy(src, src + (end - begin), to + begin);
+        std::fill(to + end, to + row, 0.f);
+      } else {
+        std::fill(to, to + row, 0.f);
       }
       int d = S - 2;
-      while (d >= 0 && ++at[d] == g.in[d]) at[d--] = 0;
+      while (d >= 0 && ++at[d] == padded[d]) at[d--] = 0;
     }
   };
-  std::fill(xp + batch * channels * plane, xp + image_size, 0.f);
   // Tap (c, k) of output position 0 reads padded offset c·plane + Σ tap[d]·dilation[d]·stride_d.
   for (index_t c = 0; c < channels; ++c)
     for (index_t k = 0; k < taps; ++k) {
